@@ -1,0 +1,156 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config configures an Engine. The zero value of each field means its
+// default (see Defaults); New validates the result.
+type Config struct {
+	Hosts    []string // contact points; default 127.0.0.1
+	Port     int      // CQL port; default 9042
+	Keyspace string   // default "user_management"
+
+	// Replication for the keyspace the engine creates: SimpleStrategy with
+	// ReplicationFactor, or NetworkTopologyStrategy {Datacenter: RF} when
+	// Datacenter is set. Datacenter also makes host selection DC-aware.
+	ReplicationFactor int
+	Datacenter        string
+
+	Consistency Consistency // default LOCAL_QUORUM
+
+	Username string
+	Password string
+	TLS      TLSConfig
+
+	ConnectTimeout time.Duration // default 5s
+	QueryTimeout   time.Duration // per-attempt driver timeout; default 2s
+	NumConns       int           // connections per host; default 2
+	Retries        int           // retries of idempotent statements; default 2
+	// ReconnectInterval is how often a down host is retried; default 1s.
+	ReconnectInterval time.Duration
+
+	// PoolSize workers run queries; QueueDepth more requests may wait.
+	// Beyond both, calls fail at once with ErrOverloaded.
+	PoolSize   int // default 256
+	QueueDepth int // default 4096
+
+	// BatchMax caps statements per UNLOGGED batch; 1 turns batching off.
+	BatchMax int // default 10
+	// BatchLinger optionally holds a non-full batch up to this long; 0 flushes
+	// as soon as nothing more is queued for its replicas.
+	BatchLinger time.Duration
+	// BatchInflight caps concurrently executing batches per replica set, so
+	// that writes arriving meanwhile gather into the next batch.
+	BatchInflight int // default 4
+
+	// SkipSchema leaves keyspace and table creation to someone else.
+	SkipSchema bool
+
+	Logger *slog.Logger
+}
+
+// TLSConfig enables TLS to Cassandra when CAFile or CertFile is set.
+type TLSConfig struct {
+	Enabled    bool
+	CAFile     string
+	CertFile   string
+	KeyFile    string
+	VerifyHost bool
+}
+
+// Defaults returns c with every zero field set to its default.
+func (c Config) Defaults() Config {
+	if len(c.Hosts) == 0 {
+		c.Hosts = []string{"127.0.0.1"}
+	}
+	if c.Port == 0 {
+		c.Port = 9042
+	}
+	if c.Keyspace == "" {
+		c.Keyspace = "user_management"
+	}
+	if c.ReplicationFactor == 0 {
+		c.ReplicationFactor = 1
+	}
+	if c.Consistency == DefaultConsistency {
+		c.Consistency = LocalQuorum
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 5 * time.Second
+	}
+	if c.QueryTimeout == 0 {
+		c.QueryTimeout = 2 * time.Second
+	}
+	if c.NumConns == 0 {
+		c.NumConns = 2
+	}
+	if c.Retries == 0 {
+		c.Retries = 2
+	}
+	if c.ReconnectInterval == 0 {
+		c.ReconnectInterval = time.Second
+	}
+	if c.PoolSize == 0 {
+		c.PoolSize = 256
+	}
+	if c.QueueDepth == 0 {
+		c.QueueDepth = 4096
+	}
+	if c.BatchMax == 0 {
+		c.BatchMax = 10
+	}
+	if c.BatchInflight == 0 {
+		c.BatchInflight = 4
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.TLS.CAFile != "" || c.TLS.CertFile != "" {
+		c.TLS.Enabled = true
+	}
+	return c
+}
+
+// Validate reports the first setting that cannot work, naming its field.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.Port > 0 && c.Port < 65536, "Port %d out of range 1-65535", c.Port)
+	check(validIdent(c.Keyspace), "Keyspace %q: use letters, digits and _ (at most 48, starting with a letter)", c.Keyspace)
+	check(c.ReplicationFactor >= 1, "ReplicationFactor must be at least 1")
+	check(c.PoolSize >= 1, "PoolSize must be at least 1")
+	check(c.QueueDepth >= 0, "QueueDepth must not be negative")
+	check(c.BatchMax >= 1 && c.BatchMax <= 1000, "BatchMax must be 1-1000")
+	check(c.BatchInflight >= 1, "BatchInflight must be at least 1")
+	check(c.BatchLinger >= 0, "BatchLinger must not be negative")
+	check(c.NumConns >= 1, "NumConns must be at least 1")
+	check(c.Retries >= 0, "Retries must not be negative")
+	check((c.TLS.CertFile == "") == (c.TLS.KeyFile == ""), "TLS CertFile and KeyFile go together")
+	if _, ok := consistencyToGocql(c.Consistency); !ok {
+		errs = append(errs, fmt.Errorf("Consistency %d unknown", c.Consistency))
+	}
+	return errors.Join(errs...)
+}
+
+func validIdent(s string) bool {
+	if len(s) == 0 || len(s) > 48 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case (r >= '0' && r <= '9' || r == '_') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}

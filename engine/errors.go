@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/gocql/gocql"
+)
+
+// The engine's error taxonomy. Every error an Engine method returns matches
+// exactly one of these with errors.Is; the HTTP layer maps each to one status.
+var (
+	// ErrNotFound: the user does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrInvalid: the request cannot be served as given (bad page state, bad value).
+	ErrInvalid = errors.New("invalid request")
+	// ErrOverloaded: the pool and its queue are full; retry later.
+	ErrOverloaded = errors.New("overloaded")
+	// ErrUnavailable: Cassandra cannot be reached or lacks live replicas.
+	ErrUnavailable = errors.New("cassandra unavailable")
+	// ErrTimeout: the request's deadline passed, or Cassandra timed out.
+	ErrTimeout = errors.New("timeout")
+	// ErrClosed: the engine is shutting down and takes no new work.
+	ErrClosed = errors.New("engine closed")
+)
+
+// Error wraps a cause (often a gocql error) under one taxonomy kind. Error()
+// carries the driver's text for logs; Is matches the kind only.
+type Error struct {
+	Kind  error
+	Op    string
+	Cause error
+}
+
+func (e *Error) Error() string {
+	if e.Cause == nil {
+		return e.Op + ": " + e.Kind.Error()
+	}
+	return fmt.Sprintf("%s: %v: %v", e.Op, e.Kind, e.Cause)
+}
+
+func (e *Error) Is(target error) bool { return target == e.Kind }
+func (e *Error) Unwrap() error        { return e.Cause }
+
+// Kind returns the taxonomy sentinel err matches, or nil for an error outside it.
+func Kind(err error) error {
+	for _, k := range []error{ErrNotFound, ErrInvalid, ErrOverloaded, ErrUnavailable, ErrTimeout, ErrClosed} {
+		if errors.Is(err, k) {
+			return k
+		}
+	}
+	return nil
+}
+
+// classify wraps any error from gocql or the context into the taxonomy. It is
+// the only place that knows gocql's error types.
+func classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if Kind(err) != nil {
+		return err
+	}
+	kind := classifyKind(err)
+	return &Error{Kind: kind, Op: op, Cause: err}
+}
+
+func classifyKind(err error) error {
+	switch {
+	case errors.Is(err, gocql.ErrNotFound):
+		return ErrNotFound
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
+		errors.Is(err, gocql.ErrTimeoutNoResponse):
+		return ErrTimeout
+	case errors.Is(err, gocql.ErrNoConnections), errors.Is(err, gocql.ErrNoHosts),
+		errors.Is(err, gocql.ErrNoConnectionsStarted), errors.Is(err, gocql.ErrConnectionClosed),
+		errors.Is(err, gocql.ErrSessionClosed),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return ErrUnavailable
+	}
+	var (
+		reqErrUnavailable *gocql.RequestErrUnavailable
+		reqErrWriteTO     *gocql.RequestErrWriteTimeout
+		reqErrReadTO      *gocql.RequestErrReadTimeout
+		reqErrWriteFail   *gocql.RequestErrWriteFailure
+		reqErrReadFail    *gocql.RequestErrReadFailure
+		netErr            net.Error
+		reqErr            gocql.RequestError
+	)
+	switch {
+	case errors.As(err, &reqErrUnavailable), errors.As(err, &reqErrWriteFail), errors.As(err, &reqErrReadFail):
+		return ErrUnavailable
+	case errors.As(err, &reqErrWriteTO), errors.As(err, &reqErrReadTO):
+		return ErrTimeout
+	case errors.As(err, &netErr):
+		if netErr.Timeout() {
+			return ErrTimeout
+		}
+		return ErrUnavailable
+	case errors.As(err, &reqErr):
+		switch reqErr.Code() {
+		case gocql.ErrCodeOverloaded, gocql.ErrCodeBootstrapping, gocql.ErrCodeUnavailable:
+			return ErrUnavailable
+		case gocql.ErrCodeWriteTimeout, gocql.ErrCodeReadTimeout:
+			return ErrTimeout
+		case gocql.ErrCodeInvalid, gocql.ErrCodeSyntax, gocql.ErrCodeProtocol:
+			// A tampered page state is rejected by Cassandra as a protocol error.
+			if strings.Contains(strings.ToLower(reqErr.Message()), "paging") {
+				return ErrInvalid
+			}
+		}
+	}
+	return errInternal
+}
+
+// errInternal marks errors outside the taxonomy; the HTTP layer answers 500
+// and logs the cause. It is unexported so no caller can depend on it.
+var errInternal = errors.New("internal error")

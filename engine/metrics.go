@@ -1,0 +1,97 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// engineMetrics are the engine's own series, in a Set of their own so that
+// several engines (tests) never collide and the HTTP layer decides where
+// they are exposed.
+type engineMetrics struct {
+	set              *metrics.Set
+	rejectedOverload *metrics.Counter
+	rejectedClosed   *metrics.Counter
+	expired          *metrics.Counter
+	coalesced        *metrics.Counter
+	batchSize        *metrics.PrometheusHistogram
+	latency          map[string]*metrics.PrometheusHistogram // by statement; read-only after init
+	errors           map[error]*metrics.Counter              // by taxonomy kind; read-only after init
+}
+
+var statementNames = []string{"get", "insert", "delete", "batch", "update", "list", "probe"}
+
+func newEngineMetrics(e *Engine) *engineMetrics {
+	s := metrics.NewSet()
+	m := &engineMetrics{
+		set:              s,
+		rejectedOverload: s.NewCounter(`userapi_engine_rejected_total{reason="overloaded"}`),
+		rejectedClosed:   s.NewCounter(`userapi_engine_rejected_total{reason="closed"}`),
+		expired:          s.NewCounter(`userapi_engine_expired_in_queue_total`),
+		coalesced:        s.NewCounter(`userapi_engine_coalesced_reads_total`),
+		batchSize: s.NewPrometheusHistogramExt(`userapi_engine_batch_size`,
+			[]float64{1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 50, 100}),
+		latency: make(map[string]*metrics.PrometheusHistogram),
+		errors:  make(map[error]*metrics.Counter),
+	}
+	for _, name := range statementNames {
+		m.latency[name] = s.NewPrometheusHistogram(`userapi_engine_query_duration_seconds{statement="` + name + `"}`)
+	}
+	for _, k := range []error{ErrNotFound, ErrInvalid, ErrOverloaded, ErrUnavailable, ErrTimeout, ErrClosed, errInternal} {
+		m.errors[k] = s.NewCounter(`userapi_engine_errors_total{kind="` + kindLabel(k) + `"}`)
+	}
+	s.NewGauge(`userapi_engine_pool_running`, func() float64 { return float64(e.pool.running()) })
+	s.NewGauge(`userapi_engine_pool_waiting`, func() float64 { return float64(e.pool.waiting()) })
+	s.NewGauge(`userapi_engine_pool_capacity`, func() float64 { return float64(e.pool.capacity()) })
+	s.NewGauge(`userapi_engine_cassandra_connected`, func() float64 {
+		if e.connected.Load() {
+			return 1
+		}
+		return 0
+	})
+	s.NewGauge(`userapi_engine_batch_max`, func() float64 { return float64(e.cfg.BatchMax) })
+	return m
+}
+
+func kindLabel(k error) string {
+	switch k {
+	case ErrNotFound:
+		return "not_found"
+	case ErrInvalid:
+		return "invalid"
+	case ErrOverloaded:
+		return "overloaded"
+	case ErrUnavailable:
+		return "unavailable"
+	case ErrTimeout:
+		return "timeout"
+	case ErrClosed:
+		return "closed"
+	}
+	return "internal"
+}
+
+// observe records one query's latency and, when it failed, its error kind.
+func (m *engineMetrics) observe(statement string, start time.Time, err error) {
+	m.latency[statement].UpdateDuration(start)
+	if err != nil {
+		k := classify(statement, err)
+		kind := Kind(k)
+		if kind == nil {
+			kind = errInternal
+		}
+		if kind == ErrNotFound {
+			return // a miss is an answer, not a failure
+		}
+		m.errors[kind].Inc()
+	}
+}
+
+func (m *engineMetrics) rejected(err error) {
+	if Kind(err) == ErrClosed {
+		m.rejectedClosed.Inc()
+		return
+	}
+	m.rejectedOverload.Inc()
+}

@@ -1,0 +1,401 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/gocql/gocql"
+)
+
+func consistencyToGocql(c Consistency) (gocql.Consistency, bool) {
+	switch c {
+	case One, Quorum, All, LocalQuorum, EachQuorum, LocalOne:
+		return gocql.Consistency(c), true
+	}
+	return 0, false
+}
+
+func (e *Engine) consistency(opt Options) gocql.Consistency {
+	if c, ok := consistencyToGocql(opt.Consistency); ok {
+		return c
+	}
+	c, _ := consistencyToGocql(e.cfg.Consistency)
+	return c
+}
+
+// newID returns a random (version 4) UUID.
+func newID() UUID {
+	var u UUID
+	_, _ = rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return u
+}
+
+// nowMillis is the current time at Cassandra's timestamp precision.
+func nowMillis() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+// --- writes -----------------------------------------------------------------
+
+func (e *Engine) createUser(ctx context.Context, in NewUser, opt Options) (User, error) {
+	now := nowMillis()
+	u := User{ID: newID(), Name: in.Name, Email: in.Email, Age: in.Age, CreatedAt: now, UpdatedAt: now}
+	t := acquireTask(ctx, kindWrite, e.consistency(opt))
+	defer t.release()
+	t.op, t.id, t.user = opInsert, u.ID, u
+	if err := e.write(t); err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+func (e *Engine) createUsers(ctx context.Context, in []NewUser, opt Options) ([]User, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	now := nowMillis()
+	out := make([]User, len(in))
+	tasks := make([]*task, len(in))
+	cl := e.consistency(opt)
+	var firstErr error
+	n := 0
+	for i, nu := range in {
+		out[i] = User{ID: newID(), Name: nu.Name, Email: nu.Email, Age: nu.Age, CreatedAt: now, UpdatedAt: now}
+		t := acquireTask(ctx, kindWrite, cl)
+		t.op, t.id, t.user = opInsert, out[i].ID, out[i]
+		if err := e.enqueueWrite(t); err != nil {
+			t.release()
+			t.release()
+			firstErr = err
+			break
+		}
+		tasks[i] = t
+		n++
+	}
+	// Every enqueued write is awaited, even after a failure, so that no
+	// caller-owned task is abandoned while the batcher still holds it.
+	for _, t := range tasks[:n] {
+		if err := t.wait(); err != nil && firstErr == nil {
+			firstErr = err
+		}
+		t.release()
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return out, nil
+}
+
+func (e *Engine) deleteUser(ctx context.Context, id UUID, opt Options) error {
+	t := acquireTask(ctx, kindWrite, e.consistency(opt))
+	defer t.release()
+	t.op, t.id = opDelete, id
+	return e.write(t)
+}
+
+// write sends one insert or delete and waits until it is durable per the
+// consistency level.
+func (e *Engine) write(t *task) error {
+	if err := e.enqueueWrite(t); err != nil {
+		t.release()
+		return err
+	}
+	return t.wait()
+}
+
+// enqueueWrite routes a write to the batcher, or straight to the pool when
+// batching is off. On error the executor's hold is still the caller's.
+func (e *Engine) enqueueWrite(t *task) error {
+	t.token = murmur3Token(t.id[:])
+	if e.batch == nil {
+		return e.submit(t)
+	}
+	if e.closing.Load() {
+		return &Error{Kind: ErrClosed, Op: "submit"}
+	}
+	return e.batch.add(t)
+}
+
+// bindWrite returns the statement and values of a write task.
+func (e *Engine) bindWrite(t *task) (string, []any) {
+	id := gocql.UUID(t.id)
+	if t.op == opDelete {
+		return e.stmts.del, []any{tombstoneTimestamp, id}
+	}
+	u := &t.user
+	return e.stmts.insert, []any{id, u.Name, u.Email, u.Age, u.CreatedAt, u.UpdatedAt}
+}
+
+func (e *Engine) runWrite(t *task) error {
+	stmt, args := e.bindWrite(t)
+	start := time.Now()
+	// Inserts carry their id and values from the first attempt, and deletes
+	// a fixed timestamp: repeating either cannot change the outcome.
+	err := e.session.Query(stmt, args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Exec()
+	e.metrics.observe(statementName(t.op), start, err)
+	return classify("write", err)
+}
+
+func statementName(op writeOp) string {
+	if op == opDelete {
+		return "delete"
+	}
+	return "insert"
+}
+
+// runBatch executes the entries of a batch as one UNLOGGED batch routed by
+// its first entry's key; every entry shares that entry's replicas.
+func (e *Engine) runBatch(t *task) {
+	entries := t.batch
+	t.batch = nil
+	defer e.batch.done(t.groupKey)
+	now := time.Now()
+	live := entries[:0]
+	for _, w := range entries {
+		if w.expired(now) {
+			w.finish(&Error{Kind: ErrTimeout, Op: "batch", Cause: errors.New("deadline passed while batched")})
+			continue
+		}
+		live = append(live, w)
+	}
+	if len(live) == 0 {
+		t.finish(nil)
+		return
+	}
+	var err error
+	start := time.Now()
+	if len(live) == 1 {
+		err = e.runWrite(live[0])
+	} else {
+		b := e.session.NewBatch(gocql.UnloggedBatch).WithContext(t.ctx)
+		b.SetConsistency(t.cl)
+		b.Entries = make([]gocql.BatchEntry, 0, len(live))
+		for _, w := range live {
+			stmt, args := e.bindWrite(w)
+			// Idempotent entries make the batch retryable (see runWrite).
+			b.Entries = append(b.Entries, gocql.BatchEntry{Stmt: stmt, Args: args, Idempotent: true})
+		}
+		err = classify("batch", e.session.ExecuteBatch(b))
+		e.metrics.observe("batch", start, err)
+	}
+	e.metrics.batchSize.Update(float64(len(live)))
+	for _, w := range live {
+		w.finish(err)
+	}
+	t.finish(err)
+}
+
+// --- reads ------------------------------------------------------------------
+
+// flights coalesces concurrent reads of one id onto one query.
+type flights struct {
+	mu sync.Mutex
+	m  map[UUID]*task
+}
+
+func (e *Engine) getUser(ctx context.Context, id UUID, opt Options) (User, error) {
+	t := acquireTask(ctx, kindGet, e.consistency(opt))
+	defer t.release()
+	t.id = id
+	e.flights.mu.Lock()
+	if leader, ok := e.flights.m[id]; ok && leader.cl == t.cl {
+		leader.followers = append(leader.followers, t)
+		e.flights.mu.Unlock()
+		e.metrics.coalesced.Inc()
+		if err := t.wait(); err != nil {
+			return User{}, err
+		}
+		return t.user, nil
+	}
+	e.flights.m[id] = t
+	e.flights.mu.Unlock()
+	if err := e.submit(t); err != nil {
+		e.fail(t, err) // also completes any follower that attached meanwhile
+		return User{}, err
+	}
+	if err := t.wait(); err != nil {
+		return User{}, err
+	}
+	return t.user, nil
+}
+
+// land removes a leader from the flight table; after it returns no reader
+// can attach, so its followers list is final.
+func (e *Engine) land(t *task) {
+	e.flights.mu.Lock()
+	if e.flights.m[t.id] == t {
+		delete(e.flights.m, t.id)
+	}
+	e.flights.mu.Unlock()
+}
+
+func (e *Engine) runGet(t *task) {
+	start := time.Now()
+	var id gocql.UUID
+	u := &t.user
+	err := e.session.Query(e.stmts.get, gocql.UUID(t.id)).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).
+		Scan(&id, &u.Name, &u.Email, &u.Age, &u.CreatedAt, &u.UpdatedAt)
+	e.metrics.observe("get", start, err)
+	err = classify("get", err)
+	u.ID = UUID(id)
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	e.land(t)
+	for _, f := range t.followers {
+		f.user = *u
+		f.finish(err)
+	}
+	t.followers = nil
+	t.finish(err)
+}
+
+func (e *Engine) updateUser(ctx context.Context, id UUID, patch UserPatch, opt Options) (User, error) {
+	t := acquireTask(ctx, kindUpdate, e.consistency(opt))
+	defer t.release()
+	t.id, t.patch = id, patch
+	if err := e.do(t); err != nil {
+		return User{}, err
+	}
+	return t.user, nil
+}
+
+// runUpdate reads the user, merges the patch and writes only the patched
+// columns and updated_at. A missing user is ErrNotFound and nothing is
+// written; a delete racing the write shadows it (see tombstoneTimestamp).
+func (e *Engine) runUpdate(t *task) error {
+	start := time.Now()
+	var id gocql.UUID
+	u := &t.user
+	err := e.session.Query(e.stmts.get, gocql.UUID(t.id)).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).
+		Scan(&id, &u.Name, &u.Email, &u.Age, &u.CreatedAt, &u.UpdatedAt)
+	e.metrics.observe("get", start, err)
+	if err != nil {
+		return classify("update read", err)
+	}
+	u.ID = UUID(id)
+	u.CreatedAt = u.CreatedAt.UTC()
+	// updated_at must grow even for two updates within one millisecond.
+	next := nowMillis()
+	if prev := u.UpdatedAt.UTC(); !next.After(prev) {
+		next = prev.Add(time.Millisecond)
+	}
+	u.UpdatedAt = next
+	mask := 0
+	args := make([]any, 0, 5)
+	if p := t.patch.Name; p != nil {
+		mask |= 1
+		u.Name = *p
+		args = append(args, *p)
+	}
+	if p := t.patch.Email; p != nil {
+		mask |= 2
+		u.Email = *p
+		args = append(args, *p)
+	}
+	if p := t.patch.Age; p != nil {
+		mask |= 4
+		u.Age = *p
+		args = append(args, *p)
+	}
+	args = append(args, next, id)
+	start = time.Now()
+	err = e.session.Query(e.stmts.update[mask], args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Exec()
+	e.metrics.observe("update", start, err)
+	return classify("update write", err)
+}
+
+func (e *Engine) listUsers(ctx context.Context, limit int, pageState string, opt Options) (Page, error) {
+	if limit < 1 {
+		return Page{}, &Error{Kind: ErrInvalid, Op: "list", Cause: errors.New("limit must be positive")}
+	}
+	state, err := decodePageState(pageState)
+	if err != nil {
+		return Page{}, err
+	}
+	t := acquireTask(ctx, kindPage, e.consistency(opt))
+	defer t.release()
+	t.limit, t.state = limit, state
+	if err := e.do(t); err != nil {
+		return Page{}, err
+	}
+	users := make([]User, len(t.users))
+	copy(users, t.users)
+	return Page{Users: users, Next: encodePageState(t.state)}, nil
+}
+
+func (e *Engine) streamUsers(ctx context.Context, fetchSize, limit int, opt Options, fn func([]User) error) (int, error) {
+	if fetchSize < 1 {
+		return 0, &Error{Kind: ErrInvalid, Op: "stream", Cause: errors.New("fetch size must be positive")}
+	}
+	cl := e.consistency(opt)
+	var state []byte
+	pages, delivered := 0, 0
+	for {
+		t := acquireTask(ctx, kindPage, cl)
+		t.limit, t.state = fetchSize, state
+		if err := e.do(t); err != nil {
+			t.release()
+			return pages, err
+		}
+		pages++
+		rows := t.users
+		if limit > 0 && delivered+len(rows) > limit {
+			rows = rows[:limit-delivered]
+		}
+		delivered += len(rows)
+		var err error
+		if len(rows) > 0 {
+			err = fn(rows)
+		}
+		state = append(state[:0], t.state...)
+		t.release()
+		if err != nil {
+			return pages, err
+		}
+		if len(state) == 0 || (limit > 0 && delivered >= limit) {
+			return pages, nil
+		}
+	}
+}
+
+// runPage fetches one page of at most t.limit rows after t.state.
+func (e *Engine) runPage(t *task) error {
+	start := time.Now()
+	iter := e.session.Query(e.stmts.list).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).
+		PageSize(t.limit).PageState(t.state).Iter()
+	t.users = t.users[:0]
+	var (
+		id gocql.UUID
+		u  User
+	)
+	// Only the rows of this page: scanning past them would make gocql fetch
+	// the next page and move the page state beyond what we return.
+	for n := iter.NumRows(); len(t.users) < n && iter.Scan(&id, &u.Name, &u.Email, &u.Age, &u.CreatedAt, &u.UpdatedAt); {
+		u.ID = UUID(id)
+		u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+		t.users = append(t.users, u)
+		u = User{}
+	}
+	t.state = append(t.state[:0], iter.PageState()...)
+	err := iter.Close()
+	e.metrics.observe("list", start, err)
+	return classify("list", err)
+}
+
+func (e *Engine) probeRead(ctx context.Context) error {
+	t := acquireTask(ctx, kindProbe, e.consistency(Options{}))
+	defer t.release()
+	return e.do(t)
+}
+
+func (e *Engine) runProbe(t *task) error {
+	start := time.Now()
+	iter := e.session.Query(e.stmts.probe).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Iter()
+	var id gocql.UUID
+	iter.Scan(&id)
+	err := iter.Close()
+	e.metrics.observe("probe", start, err)
+	return classify("probe", err)
+}
