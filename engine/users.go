@@ -152,15 +152,7 @@ func (e *Engine) runBatch(t *task) {
 	entries := t.batch
 	t.batch = nil
 	defer e.batch.done(t.groupKey)
-	now := time.Now()
-	live := entries[:0]
-	for _, w := range entries {
-		if w.expired(now) {
-			w.finish(&Error{Kind: ErrTimeout, Op: "batch", Cause: errors.New("deadline passed while batched")})
-			continue
-		}
-		live = append(live, w)
-	}
+	live := liveEntries(entries, time.Now())
 	if len(live) == 0 {
 		t.finish(nil)
 		return
@@ -186,6 +178,20 @@ func (e *Engine) runBatch(t *task) {
 		w.finish(err)
 	}
 	t.finish(err)
+}
+
+// liveEntries completes entries whose caller's deadline already passed
+// with ErrTimeout (they are never written) and returns the rest, in place.
+func liveEntries(entries []*task, now time.Time) []*task {
+	live := entries[:0]
+	for _, w := range entries {
+		if w.expired(now) {
+			w.finish(&Error{Kind: ErrTimeout, Op: "batch", Cause: errors.New("deadline passed while batched")})
+			continue
+		}
+		live = append(live, w)
+	}
+	return live
 }
 
 // --- reads ------------------------------------------------------------------

@@ -1,0 +1,72 @@
+package engine
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gocql/gocql"
+)
+
+// BenchmarkSubmitAndComplete: one task through queue, dispatcher, ants
+// worker and back, with the query replaced by an immediate completion.
+func BenchmarkSubmitAndComplete(b *testing.B) {
+	e := testEngine(b, 64, 4096, func(_ *Engine, tk *task) { tk.finish(nil) })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			tk := acquireTask(ctx, kindProbe, gocql.One)
+			if err := e.do(tk); err != nil {
+				b.Error(err)
+			}
+			tk.release()
+		}
+	})
+}
+
+// BenchmarkBatcher: writes through grouping, flush and completion, with the
+// batch execution replaced by an immediate completion.
+func BenchmarkBatcher(b *testing.B) {
+	r, err := newRing(map[string][]int64{"a": {-1 << 62}, "b": {0}, "c": {1 << 62}}, nil, replication{factor: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := testEngine(b, 64, 4096, func(e *Engine, tk *task) {
+		for _, w := range tk.batch {
+			w.finish(nil)
+		}
+		key := tk.groupKey
+		tk.batch = nil
+		tk.finish(nil)
+		e.batch.done(key)
+	})
+	e.ring.Store(r)
+	e.batch = newBatcher(e, 10, 4, 0, 4096)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = e.batch.close(ctx)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		id := newID()
+		for pb.Next() {
+			id[0]++
+			tk := acquireTask(ctx, kindWrite, gocql.LocalQuorum)
+			tk.id = id
+			if err := e.enqueueWrite(tk); err != nil {
+				b.Error(err)
+				tk.release()
+			} else if err := tk.wait(); err != nil {
+				b.Error(err)
+			}
+			tk.release()
+		}
+	})
+}

@@ -1,0 +1,219 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestTaskCompletesExactlyOnce(t *testing.T) {
+	tk := acquireTask(context.Background(), kindProbe, 0)
+	first := errors.New("first")
+	tk.complete(first)
+	tk.complete(errors.New("second"))
+	tk.complete(nil)
+	assert.Same(t, first, tk.wait(), "only the first completion counts")
+	select {
+	case <-tk.done:
+		t.Fatal("a second completion signal was sent")
+	default:
+	}
+	tk.release()
+	tk.release()
+}
+
+func TestTaskWaitHonoursCallerDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	tk := acquireTask(ctx, kindProbe, 0)
+	err := tk.wait()
+	assert.ErrorIs(t, err, ErrTimeout)
+	// The executor finishes later; the task must still be recycled cleanly.
+	tk.release()
+	tk.finish(nil)
+}
+
+func TestTaskExpired(t *testing.T) {
+	past, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	tests := []struct {
+		name string
+		ctx  context.Context
+		want bool
+	}{
+		{"no deadline", context.Background(), false},
+		{"future deadline", func() context.Context { c, _ := context.WithTimeout(context.Background(), time.Hour); return c }(), false},
+		{"past deadline", past, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tk := &task{ctx: tc.ctx}
+			assert.Equal(t, tc.want, tk.expired(time.Now()), tc.name)
+		})
+	}
+}
+
+// testEngine is an Engine without Cassandra whose workers run fn.
+func testEngine(t testing.TB, size, depth int, fn func(e *Engine, tk *task)) *Engine {
+	t.Helper()
+	e := &Engine{cfg: Config{BatchMax: 1}.Defaults(), log: slog.New(slog.NewTextHandler(io.Discard, nil)), stop: make(chan struct{})}
+	e.flights.m = make(map[UUID]*task)
+	var err error
+	e.pool, err = newPool(size, depth, func(tk *task) {
+		defer func() {
+			if r := recover(); r != nil {
+				e.fail(tk, &Error{Kind: errInternal, Op: "test", Cause: errors.New("panic")})
+			}
+		}()
+		if tk.expired(time.Now()) && tk.kind != kindBatch {
+			e.fail(tk, &Error{Kind: ErrTimeout, Op: "queue"})
+			return
+		}
+		fn(e, tk)
+	})
+	require.NoError(t, err)
+	e.metrics = newEngineMetrics(e)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = e.pool.close(ctx)
+	})
+	return e
+}
+
+func TestPoolOverloadIsImmediate(t *testing.T) {
+	block := make(chan struct{})
+	e := testEngine(t, 1, 2, func(_ *Engine, tk *task) { <-block; tk.finish(nil) })
+	ctx := context.Background()
+	var tasks []*task
+	// 1 running + 1 in the dispatcher's hand + 2 queued fit; then it is full.
+	var rejected error
+	for i := 0; i < 10 && rejected == nil; i++ {
+		tk := acquireTask(ctx, kindProbe, 0)
+		start := time.Now()
+		if err := e.submit(tk); err != nil {
+			rejected = err
+			assert.Less(t, time.Since(start), 100*time.Millisecond, "rejection must not wait")
+			tk.release()
+			tk.release()
+			break
+		}
+		tasks = append(tasks, tk)
+		time.Sleep(5 * time.Millisecond) // let the dispatcher pick it up
+	}
+	require.ErrorIs(t, rejected, ErrOverloaded)
+	assert.LessOrEqual(t, len(tasks), 4, "capacity is PoolSize + QueueDepth + 1")
+	close(block)
+	for _, tk := range tasks {
+		assert.NoError(t, tk.wait())
+		tk.release()
+	}
+}
+
+func TestWorkerDropsExpiredTask(t *testing.T) {
+	ran := false
+	e := testEngine(t, 1, 1, func(_ *Engine, tk *task) { ran = true; tk.finish(nil) })
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Millisecond))
+	defer cancel()
+	tk := acquireTask(context.WithoutCancel(ctx), kindProbe, 0)
+	tk.ctx = ctx
+	err := e.do(tk)
+	tk.release()
+	assert.ErrorIs(t, err, ErrTimeout)
+	assert.False(t, ran, "an expired task must not run")
+}
+
+func TestPanicCompletesWithError(t *testing.T) {
+	e := testEngine(t, 2, 2, func(_ *Engine, tk *task) { panic("boom") })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tk := acquireTask(ctx, kindProbe, 0)
+	err := e.do(tk)
+	tk.release()
+	require.Error(t, err)
+	assert.Nil(t, Kind(err), "a panic is an internal error, not a taxonomy kind: %v", err)
+}
+
+// TestGivingUpLeaksNothing: callers that time out while workers still hold
+// their tasks leave no goroutine behind once the workers finish.
+func TestGivingUpLeaksNothing(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	release := make(chan struct{})
+	func() {
+		e := testEngine(t, 4, 64, func(_ *Engine, tk *task) { <-release; tk.finish(nil) })
+		var wg sync.WaitGroup
+		for i := 0; i < 32; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+				defer cancel()
+				tk := acquireTask(ctx, kindProbe, 0)
+				err := e.do(tk)
+				tk.release()
+				assert.ErrorIs(t, err, ErrTimeout)
+			}()
+		}
+		wg.Wait()
+		close(release)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		require.NoError(t, e.pool.close(ctx))
+	}()
+	runtime.GC()
+}
+
+func TestCoalescedReadsShareOneQuery(t *testing.T) {
+	var mu sync.Mutex
+	queries := 0
+	gate := make(chan struct{})
+	e := testEngine(t, 4, 16, func(e *Engine, tk *task) {
+		mu.Lock()
+		queries++
+		mu.Unlock()
+		<-gate
+		tk.user = User{ID: tk.id, Name: "shared"}
+		e.land(tk)
+		for _, f := range tk.followers {
+			f.user = tk.user
+			f.finish(nil)
+		}
+		tk.followers = nil
+		tk.finish(nil)
+	})
+	id := newID()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	results := make([]User, 20)
+	for i := range results {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			u, err := e.getUser(ctx, id, Options{})
+			assert.NoError(t, err)
+			results[i] = u
+		}(i)
+	}
+	require.Eventually(t, func() bool {
+		e.flights.mu.Lock()
+		defer e.flights.mu.Unlock()
+		l := e.flights.m[id]
+		return l != nil && len(l.followers) == len(results)-1
+	}, 5*time.Second, time.Millisecond)
+	close(gate)
+	wg.Wait()
+	assert.Equal(t, 1, queries, "twenty readers, one query")
+	for i, u := range results {
+		assert.Equal(t, "shared", u.Name, "reader %d", i)
+	}
+}
