@@ -323,7 +323,8 @@ func (e *Engine) Stats() Stats {
 
 type slogLogger struct{ l *slog.Logger }
 
-func (s slogLogger) Print(v ...any)                 { s.l.Debug(fmt.Sprint(v...), "component", "gocql") }
-func (s slogLogger) Printf(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...), "component", "gocql") }
-func (s slogLogger) Println(v ...any)               { s.l.Debug(fmt.Sprint(v...), "component", "gocql") }
-
+func (s slogLogger) Print(v ...any) { s.l.Debug(fmt.Sprint(v...), "component", "gocql") }
+func (s slogLogger) Printf(format string, v ...any) {
+	s.l.Debug(fmt.Sprintf(format, v...), "component", "gocql")
+}
+func (s slogLogger) Println(v ...any) { s.l.Debug(fmt.Sprint(v...), "component", "gocql") }
