@@ -45,7 +45,7 @@ type Config struct {
 	BatchLinger time.Duration
 	// BatchInflight caps concurrently executing batches per replica set, so
 	// that writes arriving meanwhile gather into the next batch.
-	BatchInflight int // default 4
+	BatchInflight int // default 16
 
 	// SkipSchema leaves keyspace and table creation to someone else.
 	SkipSchema bool
@@ -104,7 +104,7 @@ func (c Config) Defaults() Config {
 		c.BatchMax = 10
 	}
 	if c.BatchInflight == 0 {
-		c.BatchInflight = 4
+		c.BatchInflight = 16
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -45,13 +45,15 @@ func TestTaskWaitHonoursCallerDeadline(t *testing.T) {
 func TestTaskExpired(t *testing.T) {
 	past, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel()
+	future, cancel2 := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel2()
 	tests := []struct {
 		name string
 		ctx  context.Context
 		want bool
 	}{
 		{"no deadline", context.Background(), false},
-		{"future deadline", func() context.Context { c, _ := context.WithTimeout(context.Background(), time.Hour); return c }(), false},
+		{"future deadline", future, false},
 		{"past deadline", past, true},
 	}
 	for _, tc := range tests {

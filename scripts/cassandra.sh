@@ -22,6 +22,7 @@
 #   CASSANDRA_NODE        act on this node number only (default: all of 1..CASSANDRA_NODES)
 #   CASSANDRA_HEAP        JVM heap per node (default 1g for one node, 768m for a cluster)
 #   CASSANDRA_COMMITLOG_SYNC  group (default: acknowledged writes survive kill -9), periodic or batch
+#   CASSANDRA_COMMITLOG_WINDOW  group commit window (default 2ms)
 #   CASSANDRA_AUTH        1: PasswordAuthenticator (user cassandra / cassandra)
 #   CASSANDRA_TLS_DIR     when set: client TLS on port 9042 with keystore.p12 from this dir
 #   CASSANDRA_WAIT_TIMEOUT  seconds `wait` and `start` allow (default 180)
@@ -147,7 +148,7 @@ write_config() {
   if [ "${CASSANDRA_AUTH:-0}" = 1 ]; then authn=PasswordAuthenticator; authz=CassandraAuthorizer; fi
   local sync_line
   case "$COMMITLOG_SYNC" in
-    group) sync_line=$'commitlog_sync: group\ncommitlog_sync_group_window: 10ms' ;;
+    group) sync_line=$'commitlog_sync: group\ncommitlog_sync_group_window: '"${CASSANDRA_COMMITLOG_WINDOW:-2ms}" ;;
     batch) sync_line=$'commitlog_sync: batch' ;;
     periodic) sync_line=$'commitlog_sync: periodic\ncommitlog_sync_period: 10000ms' ;;
     *) die "CASSANDRA_COMMITLOG_SYNC must be group, batch or periodic, not $COMMITLOG_SYNC" ;;
