@@ -20,6 +20,8 @@
 #   CASSANDRA_DATA_DIR    data, logs, pid files (default ${XDG_DATA_HOME:-~/.local/share}/userapi-cassandra)
 #   CASSANDRA_NODES       how many nodes: 127.0.0.1 .. 127.0.0.N (default 1)
 #   CASSANDRA_NODE        act on this node number only (default: all of 1..CASSANDRA_NODES)
+#   CASSANDRA_CLUSTER     a separate cluster (own name, data dir, addresses); default: the main one
+#   CASSANDRA_ADDR_BASE   last octet of node 1's address (default 1: 127.0.0.1; node k is BASE+k-1)
 #   CASSANDRA_HEAP        JVM heap per node (default 1g for one node, 768m for a cluster)
 #   CASSANDRA_COMMITLOG_SYNC  group (default: acknowledged writes survive kill -9), periodic or batch
 #   CASSANDRA_COMMITLOG_WINDOW  group commit window (default 2ms)
@@ -32,6 +34,9 @@ VERSION=${CASSANDRA_VERSION:-5.0.8}
 CACHE_DIR=${CASSANDRA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/userapi-cassandra}
 DATA_DIR=${CASSANDRA_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/userapi-cassandra}
 NODES=${CASSANDRA_NODES:-1}
+CLUSTER=${CASSANDRA_CLUSTER:-}
+ADDR_BASE=${CASSANDRA_ADDR_BASE:-1}
+[ -n "$CLUSTER" ] && DATA_DIR="$DATA_DIR/clusters/$CLUSTER"
 WAIT_TIMEOUT=${CASSANDRA_WAIT_TIMEOUT:-180}
 COMMITLOG_SYNC=${CASSANDRA_COMMITLOG_SYNC:-group}
 LIB_DIR="$CACHE_DIR/$VERSION/lib"
@@ -46,7 +51,7 @@ HEAP=${CASSANDRA_HEAP:-$DEFAULT_HEAP}
 node_list() {
   if [ -n "${CASSANDRA_NODE:-}" ]; then echo "$CASSANDRA_NODE"; else seq 1 "$NODES"; fi
 }
-node_addr() { echo "127.0.0.$1"; }
+node_addr() { echo "127.0.0.$((ADDR_BASE + $1 - 1))"; }
 node_dir() { echo "$DATA_DIR/node$1"; }
 pid_file() { echo "$(node_dir "$1")/cassandra.pid"; }
 log_file() { echo "$(node_dir "$1")/logs/system.log"; }
@@ -167,7 +172,7 @@ write_config() {
   fi
   cat >"$dir/conf/cassandra.yaml" <<EOF
 # Written by scripts/cassandra.sh for node $n; edits are overwritten on start.
-cluster_name: userapi-local
+cluster_name: userapi-${CLUSTER:-local}
 num_tokens: 1
 initial_token: $token
 allocate_tokens_for_local_replication_factor: 1
@@ -264,7 +269,7 @@ jvm_opts() {
     "-Dcassandra.storagedir=$dir" \
     "-Dcassandra.logdir=$dir/logs" \
     "-Dcassandra-foreground=yes" \
-    "-Dcassandra.jmx.local.port=$((7199 + n - 1))" \
+    "-Dcassandra.jmx.local.port=$((7199 + ADDR_BASE + n - 2))" \
     "-Dcassandra.skip_wait_for_gossip_to_settle=0" \
     "-Dcassandra.load_ring_state=false" \
     "-Dcassandra.ring_delay_ms=$ring_delay" \
@@ -310,10 +315,14 @@ start_node() {
     log "node $n already running (pid $pid)"
     return 0
   fi
-  ensure_java; ensure_jars; ensure_cqlping
+  ensure_cqlping
   if cql_ok "$n"; then
-    die "something else already answers CQL on $(node_addr "$n"):9042; not starting a second node there"
+    # A node we did not start (docker compose, say) already serves this
+    # address: use it rather than fail or fetch what we would not run.
+    log "a Cassandra node not started by this script already answers on $(node_addr "$n"):9042; using it"
+    return 0
   fi
+  ensure_java; ensure_jars
   write_config "$n"
   local dir; dir=$(node_dir "$n")
   local opts=(); mapfile -t opts < <(jvm_opts "$n")
