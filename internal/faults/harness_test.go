@@ -9,7 +9,6 @@ package faults
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -430,4 +429,6 @@ func ready(url string) int {
 	return st
 }
 
-var _ = context.Background
+
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
