@@ -9,7 +9,7 @@ PKGS      := ./...
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 export CASSANDRA_HOSTS ?= 127.0.0.1
 
-.PHONY: all build run test unit lint fmt-check vet cassandra-up cassandra-down cassandra-status bench clean help
+.PHONY: all build run test test-faults fuzz unit lint fmt-check vet cassandra-up cassandra-down cassandra-status bench clean help
 
 all: build
 
@@ -44,6 +44,7 @@ fmt-check:
 vet:
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags integration $(PKGS)
+	$(GO) vet -tags faults $(PKGS)
 
 lint: fmt-check vet ## gofmt and go vet (staticcheck too when installed)
 	@if command -v staticcheck >/dev/null; then staticcheck $(PKGS); fi
@@ -55,9 +56,13 @@ unit: ## unit tests only (no Cassandra)
 test: lint cassandra-up ## lint, unit and integration tests against the real node
 	$(GO) test $(TEST_FLAGS) -tags integration $(PKGS)
 
+# Fault drills need minutes: they kill, pause and overload real nodes and the
+# real binary. Nodes they break are their own (127.0.0.20-31), never the shared one.
+test-faults: cassandra-up ## outage, overload, shutdown and auth/TLS drills
+	$(GO) test $(TEST_FLAGS) -tags faults -p 1 -v -run 'TestAuthAndTLS|TestOutage|TestOverload|TestGraceful' ./engine/ ./internal/faults/
+
 bench: ## the load-test suite (see issue: bench harness)
-	@echo "make bench: the bench harness (bench/, cmd/loadgen) is not built yet."
-	@echo "It will start the node and server, run get-by-id/create/mixed loads and write bench/results/<timestamp>/."
+	scripts/bench.sh
 
 clean: ## remove build output
 	rm -rf bin
