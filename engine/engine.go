@@ -328,3 +328,9 @@ func (s slogLogger) Printf(format string, v ...any) {
 	s.l.Debug(fmt.Sprintf(format, v...), "component", "gocql")
 }
 func (s slogLogger) Println(v ...any) { s.l.Debug(fmt.Sprint(v...), "component", "gocql") }
+
+// BatchRouting reports how many batch attempts went to a replica of their
+// entries and how many to another node (a test hook for multi-node runs).
+func (e *Engine) BatchRouting() (toReplica, toOther uint64) {
+	return e.metrics.batchToReplica.Get(), e.metrics.batchToOther.Get()
+}

@@ -16,6 +16,8 @@ type engineMetrics struct {
 	expired          *metrics.Counter
 	coalesced        *metrics.Counter
 	batchSize        *metrics.PrometheusHistogram
+	batchToReplica   *metrics.Counter
+	batchToOther     *metrics.Counter
 	latency          map[string]*metrics.PrometheusHistogram // by statement; read-only after init
 	errors           map[error]*metrics.Counter              // by taxonomy kind; read-only after init
 }
@@ -32,8 +34,10 @@ func newEngineMetrics(e *Engine) *engineMetrics {
 		coalesced:        s.NewCounter(`userapi_engine_coalesced_reads_total`),
 		batchSize: s.NewPrometheusHistogramExt(`userapi_engine_batch_size`,
 			[]float64{1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 50, 100}),
-		latency: make(map[string]*metrics.PrometheusHistogram),
-		errors:  make(map[error]*metrics.Counter),
+		batchToReplica: s.NewCounter(`userapi_engine_batch_coordinator_total{replica="true"}`),
+		batchToOther:   s.NewCounter(`userapi_engine_batch_coordinator_total{replica="false"}`),
+		latency:        make(map[string]*metrics.PrometheusHistogram),
+		errors:         make(map[error]*metrics.Counter),
 	}
 	for _, name := range statementNames {
 		m.latency[name] = s.NewPrometheusHistogram(`userapi_engine_query_duration_seconds{statement="` + name + `"}`)

@@ -164,6 +164,9 @@ func (e *Engine) runBatch(t *task) {
 	} else {
 		b := e.session.NewBatch(gocql.UnloggedBatch).WithContext(t.ctx)
 		b.SetConsistency(t.cl)
+		if r := e.ring.Load(); r != nil {
+			b.Observer(routingObserver{m: e.metrics, replicas: r.replicas(r.replicaSet(live[0].token))})
+		}
 		b.Entries = make([]gocql.BatchEntry, 0, len(live))
 		for _, w := range live {
 			stmt, args := e.bindWrite(w)
@@ -178,6 +181,27 @@ func (e *Engine) runBatch(t *task) {
 		w.finish(err)
 	}
 	t.finish(err)
+}
+
+// routingObserver counts whether each batch attempt went to a replica of its
+// entries: the proof that token-aware grouping and routing agree.
+type routingObserver struct {
+	m        *engineMetrics
+	replicas []string
+}
+
+func (o routingObserver) ObserveBatch(_ context.Context, b gocql.ObservedBatch) {
+	if b.Host == nil {
+		return
+	}
+	addr := b.Host.ConnectAddress().String()
+	for _, r := range o.replicas {
+		if r == addr {
+			o.m.batchToReplica.Inc()
+			return
+		}
+	}
+	o.m.batchToOther.Inc()
 }
 
 // liveEntries completes entries whose caller's deadline already passed
