@@ -1,0 +1,268 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/userapi/userapi/engine"
+	"github.com/userapi/userapi/httpapi"
+)
+
+// config is everything the flags and environment decide.
+type config struct {
+	engine          engine.Config // Logger is set by main
+	http            httpapi.Config
+	listen          string
+	pprofListen     string
+	logLevel        slog.Level
+	logFormat       string
+	shutdownTimeout time.Duration
+	drainDelay      time.Duration
+}
+
+// envFlag ties a flag to the environment variable that is its fallback.
+type envFlag struct {
+	name string
+	env  string
+}
+
+// parseConfig reads flags from args with environment fallbacks from getenv:
+// a flag given on the command line wins over its variable, which wins over
+// the default. Every error names the flag (and the variable when the bad
+// value came from it). -help returns flag.ErrHelp after printing usage.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
+	fs := flag.NewFlagSet("userapi", flag.ContinueOnError)
+	fs.SetOutput(out)
+	// Engine settings default to the engine's own defaults, so the two
+	// cannot drift apart.
+	d := engine.Config{}.Defaults()
+	var envs []envFlag
+	env := func(name, variable string) string {
+		envs = append(envs, envFlag{name, variable})
+		return " (env " + variable + ")"
+	}
+
+	var (
+		hosts        = fs.String("cassandra-hosts", "127.0.0.1", "comma-separated Cassandra contact points"+env("cassandra-hosts", "CASSANDRA_HOSTS"))
+		port         = fs.Int("cassandra-port", d.Port, "Cassandra CQL port"+env("cassandra-port", "CASSANDRA_PORT"))
+		keyspace     = fs.String("cassandra-keyspace", d.Keyspace, "keyspace, created when missing"+env("cassandra-keyspace", "CASSANDRA_KEYSPACE"))
+		username     = fs.String("cassandra-username", "", "username for PasswordAuthenticator; empty: no authentication"+env("cassandra-username", "CASSANDRA_USERNAME"))
+		password     = fs.String("cassandra-password", "", "password for PasswordAuthenticator (never logged)"+env("cassandra-password", "CASSANDRA_PASSWORD"))
+		tlsCA        = fs.String("cassandra-tls-ca", "", "PEM CA file; setting it (or a client cert) turns TLS to Cassandra on"+env("cassandra-tls-ca", "CASSANDRA_TLS_CA"))
+		tlsCert      = fs.String("cassandra-tls-cert", "", "PEM client certificate for TLS (with -cassandra-tls-key)"+env("cassandra-tls-cert", "CASSANDRA_TLS_CERT"))
+		tlsKey       = fs.String("cassandra-tls-key", "", "PEM client key for TLS (with -cassandra-tls-cert)"+env("cassandra-tls-key", "CASSANDRA_TLS_KEY"))
+		verifyHost   = fs.Bool("cassandra-tls-verify-host", true, "with TLS, also check the node's certificate names its address; false checks the chain only"+env("cassandra-tls-verify-host", "CASSANDRA_TLS_VERIFY_HOST"))
+		dc           = fs.String("cassandra-dc", "", "local datacenter: DC-aware routing and NetworkTopologyStrategy for a new keyspace"+env("cassandra-dc", "CASSANDRA_DC"))
+		rf           = fs.Int("cassandra-replication-factor", d.ReplicationFactor, "replication factor of a keyspace this service creates"+env("cassandra-replication-factor", "CASSANDRA_REPLICATION_FACTOR"))
+		consistency  = fs.String("consistency", d.Consistency.String(), "default consistency: ONE, LOCAL_ONE, QUORUM, LOCAL_QUORUM, ALL or EACH_QUORUM (a request may override it with X-Consistency-Level)"+env("consistency", "CASSANDRA_CONSISTENCY"))
+		connTimeout  = fs.Duration("cassandra-connect-timeout", d.ConnectTimeout, "timeout of connecting to a node"+env("cassandra-connect-timeout", "CASSANDRA_CONNECT_TIMEOUT"))
+		queryTimeout = fs.Duration("cassandra-query-timeout", d.QueryTimeout, "driver timeout of one query attempt"+env("cassandra-query-timeout", "CASSANDRA_QUERY_TIMEOUT"))
+		conns        = fs.Int("cassandra-conns", d.NumConns, "connections per Cassandra host"+env("cassandra-conns", "CASSANDRA_CONNS"))
+		listen       = fs.String("listen", ":8000", "HTTP listen address, host:port"+env("listen", "LISTEN_ADDR"))
+		logLevel     = fs.String("log-level", "info", "log level: debug, info, warn or error"+env("log-level", "LOG_LEVEL"))
+		logFormat    = fs.String("log-format", "json", "log format: json or text"+env("log-format", "LOG_FORMAT"))
+		poolSize     = fs.Int("pool-size", d.PoolSize, "workers running Cassandra queries"+env("pool-size", "POOL_SIZE"))
+		queueDepth   = fs.Int("queue-depth", d.QueueDepth, "requests that may wait for a worker; beyond that requests get 503 at once"+env("queue-depth", "QUEUE_DEPTH"))
+		batchMax     = fs.Int("batch-max", d.BatchMax, "writes per UNLOGGED batch to one replica set (1-1000); 1 turns batching off"+env("batch-max", "BATCH_MAX"))
+		batchLinger  = fs.Duration("batch-linger", d.BatchLinger, "how long a partly filled batch may wait for more writes; 0 sends it when nothing more is queued"+env("batch-linger", "BATCH_LINGER"))
+		batchFlight  = fs.Int("batch-inflight", d.BatchInflight, "batches in flight per replica set"+env("batch-inflight", "BATCH_INFLIGHT"))
+		reqTimeout   = fs.Duration("request-timeout", 5*time.Second, "deadline of one request's database work; past it the answer is 504"+env("request-timeout", "REQUEST_TIMEOUT"))
+		drainDelay   = fs.Duration("drain-delay", time.Second, "after SIGTERM or SIGINT, keep serving this long with /ready answering 503, so load balancers stop sending before connections are refused"+env("drain-delay", "DRAIN_DELAY"))
+		shutTimeout  = fs.Duration("shutdown-timeout", 20*time.Second, "time allowed, after the drain delay, to finish requests and flush batches"+env("shutdown-timeout", "SHUTDOWN_TIMEOUT"))
+		pprofListen  = fs.String("pprof-listen", "", "address to serve net/http/pprof on, e.g. 127.0.0.1:6060; empty: off. Keep it off public interfaces"+env("pprof-listen", "PPROF_LISTEN"))
+		apiToken     = fs.String("api-token", "", "when set, every endpoint but /health, /ready and /metrics needs 'Authorization: Bearer <token>' (never logged)"+env("api-token", "API_TOKEN"))
+	)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: userapi [flags]\n\n"+
+			"The user-management REST API over Apache Cassandra. Every flag falls back to the\n"+
+			"environment variable named after it; a flag on the command line wins.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected argument %q: userapi takes flags only (see -help)", fs.Arg(0))
+	}
+	onCommandLine := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
+	for _, e := range envs {
+		v, ok := lookup(getenv, e.env)
+		if !ok || onCommandLine[e.name] {
+			continue
+		}
+		if err := fs.Set(e.name, v); err != nil {
+			return config{}, fmt.Errorf("invalid value %q of %s for -%s: %w", redact(e.name, v), e.env, e.name, err)
+		}
+	}
+
+	var errs []error
+	bad := func(name, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("-%s: "+format, append([]any{name}, a...)...))
+	}
+
+	var hostList []string
+	for _, h := range strings.Split(*hosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hostList = append(hostList, h)
+		}
+	}
+	if len(hostList) == 0 {
+		bad("cassandra-hosts", "no host given")
+	}
+	if *port < 1 || *port > 65535 {
+		bad("cassandra-port", "%d is not a port (1-65535)", *port)
+	}
+	if !validKeyspace(*keyspace) {
+		bad("cassandra-keyspace", "%q: use letters, digits and _ (at most 48, starting with a letter)", *keyspace)
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		bad("cassandra-tls-cert", "-cassandra-tls-cert and -cassandra-tls-key go together")
+	}
+	if *rf < 1 {
+		bad("cassandra-replication-factor", "must be at least 1, got %d", *rf)
+	}
+	cl, err := engine.ParseConsistency(*consistency)
+	if err != nil {
+		bad("consistency", "%q is not one of ONE, LOCAL_ONE, QUORUM, LOCAL_QUORUM, ALL, EACH_QUORUM", *consistency)
+	}
+	positive := func(name string, d time.Duration) {
+		if d <= 0 {
+			bad(name, "must be positive, got %s", d)
+		}
+	}
+	positive("cassandra-connect-timeout", *connTimeout)
+	positive("cassandra-query-timeout", *queryTimeout)
+	positive("request-timeout", *reqTimeout)
+	positive("shutdown-timeout", *shutTimeout)
+	if *drainDelay < 0 {
+		bad("drain-delay", "must not be negative, got %s", *drainDelay)
+	}
+	if *batchLinger < 0 {
+		bad("batch-linger", "must not be negative, got %s", *batchLinger)
+	}
+	atLeast := func(name string, v, lo int) {
+		if v < lo {
+			bad(name, "must be at least %d, got %d", lo, v)
+		}
+	}
+	atLeast("cassandra-conns", *conns, 1)
+	atLeast("pool-size", *poolSize, 1)
+	atLeast("queue-depth", *queueDepth, 1)
+	atLeast("batch-inflight", *batchFlight, 1)
+	if *batchMax < 1 || *batchMax > 1000 {
+		bad("batch-max", "must be 1-1000, got %d", *batchMax)
+	}
+	if _, _, err := net.SplitHostPort(*listen); err != nil {
+		bad("listen", "%q is not host:port: %v", *listen, err)
+	}
+	if *pprofListen != "" {
+		if _, _, err := net.SplitHostPort(*pprofListen); err != nil {
+			bad("pprof-listen", "%q is not host:port: %v", *pprofListen, err)
+		}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		bad("log-level", "%q is not one of debug, info, warn, error", *logLevel)
+	}
+	if *logFormat != "json" && *logFormat != "text" {
+		bad("log-format", "%q is not json or text", *logFormat)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return config{}, err
+	}
+
+	return config{
+		engine: engine.Config{
+			Hosts:             hostList,
+			Port:              *port,
+			Keyspace:          *keyspace,
+			ReplicationFactor: *rf,
+			Datacenter:        *dc,
+			Consistency:       cl,
+			Username:          *username,
+			Password:          *password,
+			TLS: engine.TLSConfig{
+				Enabled:    *tlsCA != "" || *tlsCert != "",
+				CAFile:     *tlsCA,
+				CertFile:   *tlsCert,
+				KeyFile:    *tlsKey,
+				VerifyHost: *verifyHost,
+			},
+			ConnectTimeout: *connTimeout,
+			QueryTimeout:   *queryTimeout,
+			NumConns:       *conns,
+			PoolSize:       *poolSize,
+			QueueDepth:     *queueDepth,
+			BatchMax:       *batchMax,
+			BatchLinger:    *batchLinger,
+			BatchInflight:  *batchFlight,
+		},
+		http: httpapi.Config{
+			RequestTimeout: *reqTimeout,
+			APIToken:       *apiToken,
+		},
+		listen:          *listen,
+		pprofListen:     *pprofListen,
+		logLevel:        level,
+		logFormat:       *logFormat,
+		shutdownTimeout: *shutTimeout,
+		drainDelay:      *drainDelay,
+	}, nil
+}
+
+// lookup treats a variable set to the empty string as unset, so that
+// `FOO= userapi` does not turn a numeric flag into a parse error.
+func lookup(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+// redact keeps secrets out of error messages (which are printed).
+func redact(flagName, v string) string {
+	switch flagName {
+	case "cassandra-password", "api-token":
+		return "<redacted>"
+	}
+	return v
+}
+
+func validKeyspace(s string) bool {
+	if len(s) == 0 || len(s) > 48 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case (r >= '0' && r <= '9' || r == '_') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// logAttrs describes the configuration for the start-up log, without
+// secrets: only whether they are set.
+func (c config) logAttrs() []any {
+	e := c.engine
+	return []any{
+		"cassandra_hosts", e.Hosts, "cassandra_port", e.Port, "keyspace", e.Keyspace,
+		"datacenter", e.Datacenter, "replication_factor", e.ReplicationFactor,
+		"consistency", e.Consistency.String(), "auth", e.Username != "", "username", e.Username,
+		"tls", e.TLS.Enabled, "tls_verify_host", e.TLS.VerifyHost,
+		"connect_timeout", e.ConnectTimeout.String(), "query_timeout", e.QueryTimeout.String(),
+		"conns", e.NumConns, "pool_size", e.PoolSize, "queue_depth", e.QueueDepth,
+		"batch_max", e.BatchMax, "batch_linger", e.BatchLinger.String(), "batch_inflight", e.BatchInflight,
+		"listen", c.listen, "pprof_listen", c.pprofListen, "request_timeout", c.http.RequestTimeout.String(),
+		"shutdown_timeout", c.shutdownTimeout.String(), "drain_delay", c.drainDelay.String(), "api_token", c.http.APIToken != "",
+		"log_level", c.logLevel.String(), "log_format", c.logFormat,
+	}
+}

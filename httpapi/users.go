@@ -1,0 +1,206 @@
+package httpapi
+
+import (
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/userapi/userapi/engine"
+)
+
+// Each handler copies what it needs out of the RequestCtx (strings, ints,
+// the UUID array), calls the engine under its own deadline, and writes the
+// answer before returning; nothing it starts keeps the ctx or its buffers.
+
+const (
+	defaultListLimit = 10
+	maxListLimit     = 1000
+)
+
+var (
+	headerLocation  = []byte("Location")
+	headerNextState = []byte("X-Next-Page-State")
+	headerLink      = []byte("Link")
+)
+
+// writeUser answers one user.
+func writeUser(ctx *fasthttp.RequestCtx, status int, u *engine.User) {
+	b := acquireBuf()
+	b.B = appendUser(b.B, u)
+	writeJSON(ctx, status, b.B)
+	releaseBuf(b)
+}
+
+// pathID parses the {user_id} segment. Validation of the id comes after the
+// header and body, matching FastAPI, where the id is checked in the handler.
+// The segment is read from the raw path, as the router matched it, so that
+// the fast path in serve (which bypasses the router) sees the same id.
+func pathID(ctx *fasthttp.RequestCtx) (engine.UUID, bool) {
+	p := ctx.Request.URI().PathOriginal()
+	var seg []byte
+	if len(p) > len(usersPrefix) {
+		seg = p[len(usersPrefix):]
+	}
+	id, err := engine.ParseUUIDBytes(seg)
+	if err != nil {
+		writeDetail(ctx, fasthttp.StatusBadRequest, detailInvalidID)
+		return id, false
+	}
+	return id, true
+}
+
+func (s *Server) createUser(ctx *fasthttp.RequestCtx, route string) {
+	var errs problems
+	opt := options(ctx, &errs)
+	body := ctx.PostBody()
+	var in engine.NewUser
+	if i, ok := parseBody(body, &errs); ok {
+		in = decodeNewUser(body, i, []any{"body"}, &errs)
+	}
+	if len(errs) > 0 {
+		errs.write(ctx)
+		return
+	}
+	c, cancel := s.requestContext()
+	defer cancel()
+	u, err := s.store.CreateUser(c, in, opt)
+	if err != nil {
+		s.fail(ctx, route, err)
+		return
+	}
+	var loc [len("/users/") + 36]byte
+	ctx.Response.Header.SetCanonical(headerLocation, u.ID.AppendText(append(loc[:0], "/users/"...)))
+	writeUser(ctx, fasthttp.StatusCreated, &u)
+}
+
+func (s *Server) getUser(ctx *fasthttp.RequestCtx, route string) {
+	var errs problems
+	opt := options(ctx, &errs)
+	if len(errs) > 0 {
+		errs.write(ctx)
+		return
+	}
+	id, ok := pathID(ctx)
+	if !ok {
+		return
+	}
+	c, cancel := s.requestContext()
+	defer cancel()
+	u, err := s.store.GetUser(c, id, opt)
+	if err != nil {
+		s.fail(ctx, route, err)
+		return
+	}
+	writeUser(ctx, fasthttp.StatusOK, &u)
+}
+
+func (s *Server) listUsers(ctx *fasthttp.RequestCtx, route string) {
+	var errs problems
+	opt := options(ctx, &errs)
+	args := ctx.QueryArgs()
+	limit := queryInt(args, "limit", defaultListLimit, 1, maxListLimit, &errs)
+	state := string(args.Peek("page_state"))
+	if !s.validPageState(state) {
+		errs.add("value_error", "Value error, invalid or tampered page_state token", "query", "page_state")
+	}
+	if len(errs) > 0 {
+		errs.write(ctx)
+		return
+	}
+	c, cancel := s.requestContext()
+	defer cancel()
+	page, err := s.store.ListUsers(c, limit, state, opt)
+	if err != nil {
+		s.fail(ctx, route, err)
+		return
+	}
+	if page.Next != "" {
+		// The token is base64url, safe in a URL as it is.
+		ctx.Response.Header.SetCanonical(headerNextState, []byte(page.Next))
+		link := make([]byte, 0, len(page.Next)+48)
+		link = append(link, "</users?limit="...)
+		link = strconv.AppendInt(link, int64(limit), 10)
+		link = append(link, "&page_state="...)
+		link = append(link, page.Next...)
+		link = append(link, `>; rel="next"`...)
+		ctx.Response.Header.SetCanonical(headerLink, link)
+	}
+	b := acquireBuf()
+	b.B = appendUsers(b.B, page.Users)
+	writeJSON(ctx, fasthttp.StatusOK, b.B)
+	releaseBuf(b)
+}
+
+// updateUser serves PUT and PATCH alike: a partial merge where absent and
+// null fields keep their stored value.
+func (s *Server) updateUser(ctx *fasthttp.RequestCtx, route string) {
+	var errs problems
+	opt := options(ctx, &errs)
+	body := ctx.PostBody()
+	var patch engine.UserPatch
+	if i, ok := parseBody(body, &errs); ok {
+		patch = decodePatch(body, i, &errs)
+	}
+	if len(errs) > 0 {
+		errs.write(ctx)
+		return
+	}
+	id, ok := pathID(ctx)
+	if !ok {
+		return
+	}
+	c, cancel := s.requestContext()
+	defer cancel()
+	u, err := s.store.UpdateUser(c, id, patch, opt)
+	if err != nil {
+		s.fail(ctx, route, err)
+		return
+	}
+	writeUser(ctx, fasthttp.StatusOK, &u)
+}
+
+func (s *Server) deleteUser(ctx *fasthttp.RequestCtx, route string) {
+	var errs problems
+	opt := options(ctx, &errs)
+	if len(errs) > 0 {
+		errs.write(ctx)
+		return
+	}
+	id, ok := pathID(ctx)
+	if !ok {
+		return
+	}
+	c, cancel := s.requestContext()
+	defer cancel()
+	if err := s.store.DeleteUser(c, id, opt); err != nil {
+		s.fail(ctx, route, err)
+		return
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+}
+
+// createUsers validates every user before writing any: one bad item is a
+// 422 naming its index, and nothing is written.
+func (s *Server) createUsers(ctx *fasthttp.RequestCtx, route string) {
+	var errs problems
+	opt := options(ctx, &errs)
+	in := decodeBatch(ctx.PostBody(), &errs)
+	if len(errs) > 0 {
+		errs.write(ctx)
+		return
+	}
+	c, cancel := s.requestContext()
+	defer cancel()
+	users, err := s.store.CreateUsers(c, in, opt)
+	if err != nil {
+		s.fail(ctx, route, err)
+		return
+	}
+	b := make([]byte, 0, 16+len(users)*200)
+	b = append(b, `{"created":`...)
+	b = appendUsers(b, users)
+	b = append(b, '}')
+	ctx.SetStatusCode(fasthttp.StatusCreated)
+	ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
+	ctx.Response.SetBodyRaw(b) // b is ours alone and never reused
+}
