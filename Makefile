@@ -58,8 +58,18 @@ test: lint cassandra-up ## lint, unit and integration tests against the real nod
 
 # Fault drills need minutes: they kill, pause and overload real nodes and the
 # real binary. Nodes they break are their own (127.0.0.20-31), never the shared one.
-test-faults: cassandra-up ## outage, overload, shutdown and auth/TLS drills
+test-faults: cassandra-up fuzz ## fuzzing, outage, overload, shutdown and auth/TLS drills
 	$(GO) test $(TEST_FLAGS) -tags faults -p 1 -v -run 'TestAuthAndTLS|TestOutage|TestOverload|TestGraceful' ./engine/ ./internal/faults/
+
+# A short run of every fuzz target (go test runs one target per invocation).
+FUZZTIME ?= 10s
+fuzz: ## run each fuzz target for FUZZTIME (default 10s)
+	@for pkg in ./engine ./httpapi; do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run XXX -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg 2>&1 | tail -3 | grep -E 'execs|ok|FAIL|---' ; \
+		done; \
+	done
 
 bench: ## the load-test suite (see issue: bench harness)
 	scripts/bench.sh

@@ -134,6 +134,20 @@ func TestPagingVisitsEveryRowOnce(t *testing.T) {
 		require.Equal(t, 1, c, "row %s visited once", id)
 	}
 
+	// A page that ends exactly at the end of the table says so: no token
+	// that would lead to an empty page.
+	p1, err := e.ListUsers(ctx, 500, "", Options{})
+	require.NoError(t, err)
+	require.NotEmpty(t, p1.Next)
+	p2, err := e.ListUsers(ctx, 500, p1.Next, Options{})
+	require.NoError(t, err)
+	assert.Len(t, p2.Users, 500)
+	assert.Empty(t, p2.Next, "exactly full last page has no next token")
+	all, err := e.ListUsers(ctx, n, "", Options{})
+	require.NoError(t, err)
+	assert.Len(t, all.Users, n)
+	assert.Empty(t, all.Next)
+
 	streamed := 0
 	pagesSeen, err := e.StreamUsers(ctx, 100, 250, Options{}, func(p []User) error { streamed += len(p); return nil })
 	require.NoError(t, err)

@@ -7,10 +7,11 @@ import (
 	"hash/crc32"
 )
 
-// Page-state tokens wrap Cassandra's paging state as
-// base64url(version | crc32c(state) | state). The checksum rejects a
-// tampered or truncated token here, before it reaches Cassandra.
-const pageStateVersion = 1
+// Page-state tokens carry the partition token a walk resumes after, as
+// base64url(version | crc32c(state) | state) with an 8-byte big-endian
+// state. The checksum rejects a tampered or truncated token here, before
+// any query runs.
+const pageStateVersion = 2
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -24,7 +25,7 @@ func encodePageState(state []byte) string {
 	buf[0] = pageStateVersion
 	binary.BigEndian.PutUint32(buf[1:5], crc32.Checksum(state, castagnoli))
 	copy(buf[5:], state)
-	return base64.RawURLEncoding.EncodeToString(buf)
+	return encodeRaw(buf)
 }
 
 // decodePageState returns nil for "" (the first page).
@@ -35,8 +36,8 @@ func decodePageState(token string) ([]byte, error) {
 	if len(token) > 4096 {
 		return nil, errBadPageState
 	}
-	buf, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(buf) < 6 || buf[0] != pageStateVersion {
+	buf, err := decodeRaw(token)
+	if err != nil || len(buf) != 5+8 || buf[0] != pageStateVersion {
 		return nil, errBadPageState
 	}
 	state := buf[5:]
@@ -52,3 +53,6 @@ func ValidPageState(token string) bool {
 	_, err := decodePageState(token)
 	return err == nil
 }
+
+func decodeRaw(s string) ([]byte, error) { return base64.RawURLEncoding.Strict().DecodeString(s) }
+func encodeRaw(b []byte) string          { return base64.RawURLEncoding.EncodeToString(b) }

@@ -15,7 +15,8 @@ type statements struct {
 	keyspace string
 	insert   string
 	get      string
-	list     string
+	list     string // first page
+	listFrom string // pages after a token
 	probe    string
 	del      string
 	update   [8]string // indexed by the set of patched columns (name=1, email=2, age=4)
@@ -36,7 +37,8 @@ func newStatements(ks string) statements {
 		keyspace: ks,
 		insert:   "INSERT INTO " + t + " (" + userColumns + ") VALUES (?, ?, ?, ?, ?, ?)",
 		get:      "SELECT " + userColumns + " FROM " + t + " WHERE id = ?",
-		list:     "SELECT " + userColumns + " FROM " + t,
+		list:     "SELECT " + userColumns + " FROM " + t + " LIMIT ?",
+		listFrom: "SELECT " + userColumns + " FROM " + t + " WHERE token(id) > ? LIMIT ?",
 		probe:    "SELECT id FROM " + t + " LIMIT 1",
 		del:      "DELETE FROM " + t + " USING TIMESTAMP ? WHERE id = ?",
 		ping:     "SELECT release_version FROM system.local",

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"sync"
 	"time"
@@ -390,25 +391,45 @@ func (e *Engine) streamUsers(ctx context.Context, fetchSize, limit int, opt Opti
 	}
 }
 
-// runPage fetches one page of at most t.limit rows after t.state.
+// runPage fetches one page of at most t.limit rows after the token in
+// t.state (none: from the start) and sets t.state to where the next page
+// starts, or empty when no row follows.
+//
+// Pages walk the ring by token instead of using Cassandra's paging state:
+// each partition is one row, so "token(id) > last" resumes exactly, and
+// asking for one row more than the page tells whether a next page exists;
+// a walk never ends with an empty page.
 func (e *Engine) runPage(t *task) error {
 	start := time.Now()
-	iter := e.session.Query(e.stmts.list).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).
-		PageSize(t.limit).PageState(t.state).Iter()
+	var q *gocql.Query
+	if len(t.state) == 8 {
+		after := int64(binary.BigEndian.Uint64(t.state))
+		q = e.session.Query(e.stmts.listFrom, after, t.limit+1)
+	} else {
+		q = e.session.Query(e.stmts.list, t.limit+1)
+	}
+	iter := q.WithContext(t.ctx).Consistency(t.cl).Idempotent(true).PageSize(t.limit + 1).Iter()
 	t.users = t.users[:0]
+	more := false
 	var (
 		id gocql.UUID
 		u  User
 	)
-	// Only the rows of this page: scanning past them would make gocql fetch
-	// the next page and move the page state beyond what we return.
-	for n := iter.NumRows(); len(t.users) < n && iter.Scan(&id, &u.Name, &u.Email, &u.Age, &u.CreatedAt, &u.UpdatedAt); {
+	for iter.Scan(&id, &u.Name, &u.Email, &u.Age, &u.CreatedAt, &u.UpdatedAt) {
+		if len(t.users) == t.limit {
+			more = true
+			break
+		}
 		u.ID = UUID(id)
 		u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
 		t.users = append(t.users, u)
 		u = User{}
 	}
-	t.state = append(t.state[:0], iter.PageState()...)
+	t.state = t.state[:0]
+	if more {
+		last := t.users[len(t.users)-1].ID
+		t.state = binary.BigEndian.AppendUint64(t.state, uint64(murmur3Token(last[:])))
+	}
 	err := iter.Close()
 	e.metrics.observe("list", start, err)
 	return classify("list", err)
