@@ -429,6 +429,4 @@ func ready(url string) int {
 	return st
 }
 
-
-
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
