@@ -26,14 +26,15 @@
 #   BENCH_MIX           the mixed scenario's weights (default read=80,write=20)
 #   BENCH_WARMUP        users created before each get/mixed run (default 1000)
 #   BENCH_NOOP_DURATION each calibration run (default 3s)
-#   BENCH_PORT          the API's port (default 18000); BENCH_NOOP_PORT (18001)
+#   BENCH_PORT          the API's port (default 18480); BENCH_NOOP_PORT (18481)
 #   BENCH_API_KEYSPACE  the server's keyspace (default bench_api)
 #   BENCH_RAW_KEYSPACE  raw mode's keyspace (default bench_raw)
 #   BENCH_USERAPI_FLAGS extra flags for every server start
 #   BENCH_NOBATCH_FLAGS flags that turn batching off (default "-batch-max 1")
-#   BENCH_PPROF_URL     when the server serves net/http/pprof there (e.g.
-#                       http://127.0.0.1:6060), CPU and allocation profiles are
-#                       taken during the first api get run, into pprof/
+#   BENCH_PROFILE       1 (default): after the measured runs, one more get-by-id
+#                       run with the server's pprof on (-pprof-listen
+#                       127.0.0.1:BENCH_PPROF_PORT, default 18482); CPU and
+#                       allocation profiles go to pprof/ and into the report
 #   BENCH_OUT           results directory (default bench/results/<timestamp>)
 set -euo pipefail
 
@@ -48,13 +49,14 @@ MODES=${BENCH_MODES:-noop api raw api-batch1}
 MIX=${BENCH_MIX:-read=80,write=20}
 WARMUP=${BENCH_WARMUP:-1000}
 NOOP_DURATION=${BENCH_NOOP_DURATION:-3s}
-PORT=${BENCH_PORT:-18000}
-NOOP_PORT=${BENCH_NOOP_PORT:-18001}
+PORT=${BENCH_PORT:-18480}
+NOOP_PORT=${BENCH_NOOP_PORT:-18481}
 API_KEYSPACE=${BENCH_API_KEYSPACE:-bench_api}
 RAW_KEYSPACE=${BENCH_RAW_KEYSPACE:-bench_raw}
 USERAPI_FLAGS=${BENCH_USERAPI_FLAGS:-}
 NOBATCH_FLAGS=${BENCH_NOBATCH_FLAGS:--batch-max 1}
-PPROF_URL=${BENCH_PPROF_URL:-}
+PROFILE=${BENCH_PROFILE:-1}
+PPROF_PORT=${BENCH_PPROF_PORT:-18482}
 OUT=${BENCH_OUT:-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
 export CASSANDRA_HOSTS=${CASSANDRA_HOSTS:-127.0.0.1}
 
@@ -135,25 +137,40 @@ summary_line() { grep -E '^Requests/sec:' "$1" | tr -s ' ' || true; }
 
 # run_api MODE SCENARIO REPEAT
 run_api() {
-  local mode=$1 sc=$2 rep=$3 name="$1-$2-$3" prof_pid=""
-  if [ -n "$PPROF_URL" ] && [ "$mode" = api ] && [ "$sc" = get ] && [ "$rep" = 1 ]; then
-    local secs; secs=$(awk -v d="${DURATION%s}" 'BEGIN { s = int(d) - 1; print (s < 1 ? 1 : s) }')
-    curl -fsS -o "$OUT/pprof/api-get.cpu.pprof" "$PPROF_URL/debug/pprof/profile?seconds=$secs" &
-    prof_pid=$!
-  fi
+  local mode=$1 sc=$2 rep=$3 name="$1-$2-$3"
   # shellcheck disable=SC2046 # scenario_flags is a word list
   "$LOADGEN" $(scenario_flags "$sc") -c "$CONNS" -d "$DURATION" -warmup "$WARMUP" -q -format wrk \
     -pid "$SERVER_PID" -label mode="$mode" -label scenario="$sc" -label repeat="$rep" \
     -out "$OUT/runs/$name.json" "http://127.0.0.1:$PORT" >"$OUT/logs/$name.txt"
   log "$name: $(summary_line "$OUT/logs/$name.txt")"
-  if [ -n "$prof_pid" ]; then
-    wait "$prof_pid" || log "no CPU profile from $PPROF_URL"
-    curl -fsS -o "$OUT/pprof/api-get.allocs.pprof" "$PPROF_URL/debug/pprof/allocs" || log "no allocation profile"
-    for p in cpu allocs; do
-      [ -s "$OUT/pprof/api-get.$p.pprof" ] || continue
-      go tool pprof -top -nodecount=30 "$USERAPI" "$OUT/pprof/api-get.$p.pprof" >"$OUT/pprof/api-get-$p.txt" 2>/dev/null || true
-    done
-  fi
+}
+
+# run_profile: one more get-by-id run, not counted, while the server's CPU
+# and allocation profiles are taken: profiling costs a few percent, so the
+# measured runs go without it.
+run_profile() {
+  local secs
+  secs=$(awk -v d="${DURATION%s}" 'BEGIN { s = int(d) - 1; print (s < 1 ? 1 : s) }')
+  start_server profile -pprof-listen "127.0.0.1:$PPROF_PORT"
+  curl -fsS -o "$OUT/pprof/api-get.cpu.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=$secs" &
+  local cpu_pid=$!
+  curl -fsS -o "$OUT/pprof/api-get.allocs.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/allocs?seconds=$secs" &
+  local allocs_pid=$!
+  "$LOADGEN" -scenario get -c "$CONNS" -d "$DURATION" -warmup "$WARMUP" -q -format wrk \
+    -out "$OUT/pprof/api-get-profiled.json" "http://127.0.0.1:$PORT" >"$OUT/logs/api-get-profiled.txt"
+  wait "$cpu_pid" || log "no CPU profile"
+  wait "$allocs_pid" || log "no allocation profile"
+  stop_server
+  local p index
+  for p in cpu allocs; do
+    [ -s "$OUT/pprof/api-get.$p.pprof" ] || continue
+    index=""
+    [ "$p" = allocs ] && index=-sample_index=alloc_space # bytes allocated during the run, not live
+    # shellcheck disable=SC2086 # empty index is no argument
+    go tool pprof -top -nodecount=30 $index "$USERAPI" "$OUT/pprof/api-get.$p.pprof" >"$OUT/pprof/api-get-$p.txt" 2>/dev/null ||
+      log "go tool pprof could not read the $p profile"
+  done
+  log "profiles of a get-by-id run in $OUT/pprof"
 }
 
 run_raw() {
@@ -270,6 +287,9 @@ main() {
     done
   done
   log "runs took $((SECONDS - started))s"
+  if [ "$PROFILE" = 1 ] && has_mode api && [[ " $SCENARIOS " == *" get "* ]]; then
+    run_profile
+  fi
 
   "$LOADGEN" report "$OUT"
   sed -n '/^## Targets/,/^## Throughput/p' "$OUT/report.md" | sed '$d'

@@ -1,0 +1,19 @@
+// Package bench is the load harness behind cmd/loadgen and `make bench`.
+//
+// It owns: driving HTTP load with fasthttp's client (ab-style fixed request
+// counts, wrk-style durations, and constant-rate runs whose latency is taken
+// from each request's intended send time, so a stall cannot hide behind
+// coordinated omission); the API scenarios (get-by-id, create, batch create,
+// update, list with paging, delete, weighted mixes) with realistic bodies and
+// ids taken from responses; the same reads and writes sent straight to
+// Cassandra with gocql (RunRaw), which is the limit the API is measured
+// against; latency in HDR histograms; the ab, wrk and JSON renderings of a
+// run; server CPU and peak RSS from /proc; a no-op server to calibrate the
+// client against; and the suite report (medians, ratios, targets, plots)
+// that `loadgen report` writes.
+//
+// It must not touch: the engine or httpapi packages (it measures the server
+// from outside, over HTTP or CQL, as a user would), the flag package (flags
+// live in cmd/loadgen), or any address outside 127.0.0.0/8 unless a caller
+// sets Config.AllowRemote.
+package bench

@@ -1,0 +1,168 @@
+package bench
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const wrkSample = `Running 3s test @ http://127.0.0.1:18182/
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.86ms    4.00ms  50.36ms   94.67%
+    Req/Sec    46.89k    15.60k   81.84k    76.67%
+  Latency Distribution
+     50%  822.00us
+     75%    1.52ms
+     90%    3.61ms
+     99%   20.60ms
+  140916 requests in 3.02s, 6.99MB read
+  Non-2xx or 3xx responses: 4
+  Socket errors: connect 1, read 2, write 0, timeout 3
+Requests/sec:  46591.60
+Transfer/sec:      2.31MB
+`
+
+func TestParseWrk(t *testing.T) {
+	s, err := ParseWrk(wrkSample)
+	require.NoError(t, err)
+	assert.Equal(t, "http://127.0.0.1:18182/", s.Target)
+	assert.Equal(t, 1, s.Threads)
+	assert.Equal(t, 64, s.Concurrency)
+	assert.InDelta(t, 1.86, s.Latency.Mean, 1e-9, "mean")
+	assert.InDelta(t, 50.36, s.Latency.Max, 1e-9, "max")
+	assert.InDelta(t, 0.822, s.Latency.At(50), 1e-9, "p50 in ms")
+	assert.InDelta(t, 20.6, s.Latency.At(99), 1e-9, "p99")
+	assert.Len(t, s.Latency.Percentiles, 4)
+	assert.Equal(t, int64(140916), s.Requests)
+	assert.InDelta(t, 3.02, s.ElapsedSeconds, 1e-9)
+	assert.InDelta(t, 6.99*1024*1024, float64(s.BytesRead), 1)
+	assert.Equal(t, int64(4), s.Non2xx)
+	assert.Equal(t, int64(6), s.Errors)
+	assert.InDelta(t, 46591.60, s.RequestsPerSec, 1e-9)
+
+	// Our own wrk rendering reads back the same way.
+	r := sampleResult(t)
+	var b strings.Builder
+	require.NoError(t, WriteWrk(&b, r))
+	back, err := ParseWrk(b.String())
+	require.NoError(t, err, "parse our wrk output:\n%s", b.String())
+	assert.InDelta(t, r.RequestsPerSec(), back.RequestsPerSec, 0.01)
+	assert.InDelta(t, 99.01, back.Latency.At(99), 0.01)
+
+	_, err = ParseWrk("unable to connect to 127.0.0.1:1 Connection refused\n")
+	assert.Error(t, err, "output without a result")
+}
+
+func FuzzParseWrk(f *testing.F) {
+	f.Add(wrkSample)
+	f.Add("Requests/sec: x\n  Latency Distribution\n 50% 1q\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		_, _ = ParseWrk(text) // must not panic
+	})
+}
+
+func TestMedianStat(t *testing.T) {
+	assert.Equal(t, 2.0, newStat([]float64{3, 1, 2}).Median, "odd count")
+	assert.Equal(t, 2.5, newStat([]float64{4, 1, 3, 2}).Median, "even count")
+	s := newStat([]float64{5, 1, 9})
+	assert.Equal(t, []float64{5, 1, 9}, s.Values, "values keep run order")
+	assert.Equal(t, 1.0, s.Min)
+	assert.Equal(t, 9.0, s.Max)
+	assert.Zero(t, newStat(nil).Median)
+}
+
+// writeRun stores a synthetic run: rps requests per second with every
+// latency at ms milliseconds, and server CPU for API modes.
+func writeRun(t *testing.T, dir, mode, scenario string, repeat int, rps, ms float64) {
+	t.Helper()
+	r := &Result{
+		Mode: "http", Target: "http://127.0.0.1:8000", Scenario: scenario, Concurrency: 64,
+		Elapsed: time.Second, Responses: int64(rps), Status: map[int]int64{200: int64(rps)},
+		Latency: newHist(), Labels: map[string]string{"mode": mode, "scenario": scenario, "repeat": strconv.Itoa(repeat)},
+	}
+	require.NoError(t, r.Latency.RecordValues(int64(ms*1000), int64(rps)))
+	if mode != ModeRaw {
+		r.Server = &ProcUsage{PID: 1, CPUSeconds: rps * 20e-6, CPUPerRequestMicros: 20, PeakRSSBytes: 50 << 20}
+	}
+	f, err := os.Create(filepath.Join(dir, "runs", mode+"-"+scenario+"-"+strconv.Itoa(repeat)+".json"))
+	require.NoError(t, err)
+	require.NoError(t, WriteJSON(f, r))
+	require.NoError(t, f.Close())
+}
+
+func TestSuiteReport(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "runs"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "pprof"), 0o755))
+	for rep := 1; rep <= 3; rep++ {
+		d := float64(rep) // spread around the medians below
+		writeRun(t, dir, ModeAPI, "get", rep, 9000+100*d, 2)
+		writeRun(t, dir, ModeRaw, "get", rep, 10000+100*d, 1)
+		writeRun(t, dir, ModeAPINoBatch, "get", rep, 9000+100*d, 2)
+		writeRun(t, dir, ModeAPI, "create", rep, 8000+100*d, 3)
+		writeRun(t, dir, ModeRaw, "create", rep, 6000+100*d, 3)
+		writeRun(t, dir, ModeAPINoBatch, "create", rep, 4000+100*d, 5)
+		writeRun(t, dir, ModeLoadgenNoop, "noop", rep, 50000+100*d, 0.5)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "runs", ModeWrkNoop+"__noop__"+strconv.Itoa(rep)+".wrk.txt"), []byte(wrkSample), 0o644))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "meta.json"), []byte(`{"duration":"6s","connections":"64"}`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "pprof", "api-get-cpu.txt"), []byte("flat  flat%\n 1s 50% main.handler\n"), 0o644))
+
+	s, err := LoadSuite(dir)
+	require.NoError(t, err)
+	assert.Len(t, s.Runs, 24, "runs read")
+	g := s.Group(ModeAPI, "get")
+	require.NotNil(t, g, "api get group")
+	assert.Equal(t, 3, g.Runs)
+	assert.InDelta(t, 9200, g.RequestsPerSec.Median, 1e-6, "median req/s")
+	assert.InDelta(t, 2, g.P(99), 0.01, "median p99")
+	assert.InDelta(t, 20, g.CPUPerRequestMicros.Median, 1e-9, "CPU per request")
+
+	ratio := func(name, sc string) float64 {
+		v, ok := s.ratio(name, sc)
+		require.True(t, ok, "ratio %s of %s", name, sc)
+		return v
+	}
+	assert.InDelta(t, 9200.0/10200, ratio("throughput API / raw", "get"), 1e-9)
+	assert.InDelta(t, 2.0, ratio("p99 API / raw", "get"), 0.01)
+	assert.InDelta(t, 8200.0/4200, ratio("throughput batching on / off", "create"), 1e-9)
+	assert.InDelta(t, 50200/46591.60, ratio("throughput loadgen / wrk", "noop"), 1e-9)
+
+	verdicts := map[string]string{}
+	for _, tg := range s.Targets {
+		verdicts[tg.Name] = tg.Status
+	}
+	assert.Equal(t, map[string]string{
+		"GET-by-id throughput, API / raw":                          "met", // 0.902
+		"GET-by-id p99, API / raw":                                 "missed",
+		"create throughput, batching on / off":                     "met",
+		"create throughput, API (batching) / raw single-statement": "met",
+		"no-op server: loadgen / wrk -t1 throughput":               "met",
+		"server CPU per GET-by-id request":                         "stated",
+	}, verdicts)
+
+	require.NoError(t, s.WriteSuite())
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	require.NoError(t, err)
+	for _, want := range []string{"## Targets", "| GET-by-id p99, API / raw | <= 1.50 | 2.00 x | missed: over by 33.3% |",
+		"throughput API / raw", "## Server cost", "![throughput](throughput.svg)", "main.handler", "| duration | 6s |"} {
+		assert.Contains(t, string(md), want, "report.md")
+	}
+	for _, f := range []string{"results.json", "throughput.svg", "throughput.png", "latency-get.svg", "latency-create.png", "latency-noop.svg", "calibration.svg"} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		require.NoError(t, err, "file %s", f)
+		assert.Positive(t, st.Size(), "file %s", f)
+	}
+}
+
+func TestSuiteEmpty(t *testing.T) {
+	_, err := LoadSuite(t.TempDir())
+	assert.Error(t, err, "a directory without runs")
+}

@@ -1,0 +1,248 @@
+// Command loadgen replays ab- and wrk-style loads and the user API's
+// scenarios against an HTTP server, the same reads and writes straight
+// against Cassandra (loadgen raw), and turns a directory of runs into a
+// report (loadgen report). The work is in package bench.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/userapi/userapi/bench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var err error
+	if len(args) > 0 {
+		switch args[0] {
+		case "raw":
+			err = runRaw(ctx, args[1:], stdout, stderr)
+		case "report":
+			err = runReport(args[1:], stdout, stderr)
+		case "noop":
+			err = runNoop(ctx, args[1:], stdout, stderr)
+		default:
+			err = runHTTP(ctx, args, stdout, stderr)
+		}
+	} else {
+		err = runHTTP(ctx, args, stdout, stderr)
+	}
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "loadgen: %v\nRun loadgen -help for usage.\n", err)
+		return 2
+	case errors.Is(err, errFlagParse):
+		return 2 // flag has printed the message and usage
+	default:
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return 1
+	}
+}
+
+// errFlagParse marks an error that package flag has already reported.
+var errFlagParse = errors.New("bad flag")
+
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, errFlagParse
+	}
+	return pos, nil
+}
+
+const httpUsage = `Usage: loadgen [flags] [URL]
+       loadgen raw [flags]         the same load straight to Cassandra (loadgen raw -help)
+       loadgen report [flags] DIR  medians, ratios and plots of a suite (loadgen report -help)
+       loadgen noop [flags]        a no-op HTTP server to calibrate against (loadgen noop -help)
+
+HTTP load against URL, in one of three shapes:
+  ab-style   loadgen -n 10000 -c 64 -k http://127.0.0.1:8000/users/ID
+  wrk-style  loadgen -d 30s -c 64 -t 1 http://127.0.0.1:8000/users/ID
+  fixed rate loadgen -R 20000 -d 30s -c 128 http://127.0.0.1:8000/...
+             (latency counts from each request's intended send time)
+or a scenario of the user API, whose base URL is given:
+             loadgen -scenario get -c 64 -d 30s http://127.0.0.1:8000
+             loadgen -scenario mix -mix read=80,write=20 -d 30s http://127.0.0.1:8000
+
+-t means wrk's threads when -d is given, otherwise ab's time limit in
+seconds; a value with a unit (30s) is always a time limit. -threads and
+-timelimit say it without the guess. Flags may come before or after URL.
+
+Only loopback targets (127.0.0.0/8, ::1) are allowed unless -allow-remote.
+Exit status: 0 when the run happened (failed requests are in the report),
+1 when it could not run, 2 for a bad command line.
+
+Flags:
+`
+
+func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfg        bench.Config
+		headers    headerList
+		labels     = labelMap{}
+		tFlag      string
+		timeLimit  time.Duration
+		bodyFile   string
+		putFile    string
+		mix        string
+		format     string
+		out        string
+		quiet      bool
+		scenario   string
+		seed       uint64
+		threadsArg int
+		cpuProfile string
+	)
+	fs.StringVar(&cfg.URL, "url", "", "target `URL`; or give it as the argument. For -scenario, the API's base URL (http://127.0.0.1:8000)")
+	fs.Int64Var(&cfg.Requests, "n", 0, "number of `requests` to send (ab's -n); with -d, whichever ends first. Default: 1 when neither -n, -d nor -t is given, as ab")
+	fs.IntVar(&cfg.Concurrency, "c", 1, "`connections`: requests in flight at once (ab's -c, wrk's -c)")
+	fs.BoolVar(&cfg.KeepAlive, "k", false, "keep connections alive (ab's -k). On by default in a wrk-style run (-d), as wrk always does; -k=false turns it off")
+	fs.StringVar(&bodyFile, "p", "", "`file` whose content is the request body; implies POST unless -m says otherwise (ab's -p)")
+	fs.StringVar(&putFile, "u", "", "`file` whose content is the body of a PUT (ab's -u)")
+	fs.StringVar(&cfg.ContentType, "T", "", "Content-Type of the -p body (ab's -T); default application/json")
+	fs.Var(&headers, "H", "extra request `header` \"Name: value\"; repeatable (ab's and wrk's -H)")
+	fs.StringVar(&cfg.Method, "m", "", "HTTP `method` (ab's -m); default GET, or POST with -p")
+	fs.StringVar(&tFlag, "t", "", "`N`: wrk's threads when -d is given, else ab's time limit in seconds; a value with a unit (30s) is a time limit")
+	fs.IntVar(&threadsArg, "threads", 0, "`N` OS threads (GOMAXPROCS) for the run, as wrk's -t; default all cores")
+	fs.Var(seconds{&timeLimit}, "timelimit", "stop the whole run after this `duration`, warm-up included (ab's -t); without -n it implies -n 50000, as ab")
+	fs.Var(seconds{&cfg.Duration}, "d", "run for this `duration` (wrk's -d): 30, 30s, 2m")
+	fs.Float64Var(&cfg.Rate, "R", 0, "constant `rate` in requests/s over all connections; latency then counts from each request's intended send time (wrk2's -R)")
+	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "per-request `timeout`; a request without an answer by then counts as a timeout error")
+	fs.StringVar(&scenario, "scenario", "", "API `scenario`: get, create, batch, update, list, delete or mix; ids come from responses to users created in a warm-up")
+	fs.StringVar(&mix, "mix", "read=80,write=20", "`weights` for -scenario mix: op=weight,... with ops read (=get), write (=create), get, create, batch, update, list, delete")
+	fs.IntVar(&cfg.BatchSize, "batch-size", 10, "`users` per POST /users/batch in the batch scenario (1-1000)")
+	fs.IntVar(&cfg.ListLimit, "list-limit", 20, "`rows` per page in the list scenario (limit=, 1-1000)")
+	fs.IntVar(&cfg.Warmup, "warmup", 0, "`count`: with -scenario, users created before measuring (default 1000); otherwise unmeasured requests sent first (default 0)")
+	fs.StringVar(&format, "format", "", "report `format`: ab, wrk or json; default ab, or wrk for a wrk-style run (-d)")
+	fs.StringVar(&out, "out", "", "also write the run's JSON summary to this `file`")
+	fs.Var(labels, "label", "`key=value` carried into the JSON summary; repeatable (the suite tags mode, scenario, repeat)")
+	fs.IntVar(&cfg.WatchPID, "pid", 0, "`PID` of the server: report its CPU seconds per request and peak RSS over the run, from /proc")
+	fs.Uint64Var(&seed, "seed", 0, "random `seed` for bodies and id choice; 0 picks one")
+	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a target outside 127.0.0.0/8 and ::1")
+	fs.BoolVar(&quiet, "q", false, "no progress line (it shows only on a terminal, after 3 s)")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write loadgen's own CPU profile to this `file` (is the client the limit?)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), httpUsage)
+		fs.PrintDefaults()
+	}
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) > 1:
+		return usageError{fmt.Sprintf("one URL expected, got %q", pos)}
+	case len(pos) == 1 && cfg.URL != "":
+		return badFlag("url", "given twice: -url %s and argument %s", cfg.URL, pos[0])
+	case len(pos) == 1:
+		cfg.URL = pos[0]
+	case cfg.URL == "":
+		return badFlag("url", "a target URL is required (as -url or the argument)")
+	}
+
+	wrkStyle := isSet(fs, "d")
+	if tFlag != "" {
+		if n, err := strconv.Atoi(tFlag); err == nil && wrkStyle {
+			if n < 1 {
+				return badFlag("t", "threads must be at least 1, not %d", n)
+			}
+			threadsArg = n
+		} else {
+			d, err := parseSeconds(tFlag)
+			if err != nil {
+				return badFlag("t", "%v", err)
+			}
+			timeLimit = d
+		}
+	}
+	if threadsArg < 0 {
+		return badFlag("threads", "must not be negative")
+	}
+	cfg.Threads = threadsArg
+	cfg.TimeLimit = timeLimit
+	if timeLimit > 0 && !isSet(fs, "n") {
+		cfg.Requests = 50000 // ab: "-t ... implies a -n 50000 internally"
+	}
+	if cfg.Requests == 0 && cfg.Duration == 0 && cfg.TimeLimit == 0 {
+		cfg.Requests = 1
+	}
+	if wrkStyle && !isSet(fs, "k") {
+		cfg.KeepAlive = true
+	}
+	if format == "" {
+		format = string(bench.FormatAB)
+		if wrkStyle {
+			format = string(bench.FormatWrk)
+		}
+	}
+	if err := checkFormat(format); err != nil {
+		return err
+	}
+	switch {
+	case bodyFile != "" && putFile != "":
+		return badFlag("u", "give -p or -u, not both")
+	case bodyFile != "":
+		if cfg.Body, err = os.ReadFile(bodyFile); err != nil {
+			return badFlag("p", "%v", err)
+		}
+	case putFile != "":
+		if cfg.Body, err = os.ReadFile(putFile); err != nil {
+			return badFlag("u", "%v", err)
+		}
+		if cfg.Method == "" {
+			cfg.Method = "PUT"
+		}
+	}
+	cfg.Headers = headers
+	cfg.Scenario = bench.Scenario(strings.ToLower(scenario))
+	if cfg.Scenario == bench.Mixed {
+		if cfg.Mix, err = bench.ParseMix(mix); err != nil {
+			return asUsage(err)
+		}
+	} else if isSet(fs, "mix") {
+		return badFlag("mix", "applies to -scenario mix only")
+	}
+	if len(labels) > 0 {
+		cfg.Labels = labels
+	}
+	cfg.Seed = seed
+	if !quiet && isTerminal(os.Stderr) {
+		cfg.Progress = stderr
+	}
+	stopProfile, err := startCPUProfile(cpuProfile)
+	if err != nil {
+		return err
+	}
+	res, err := bench.Run(ctx, cfg)
+	stopProfile()
+	if err != nil {
+		return asUsage(err)
+	}
+	return writeOut(stdout, res, format, out)
+}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/userapi/userapi/bench"
+)
+
+const reportUsage = `Usage: loadgen report DIR
+
+Aggregate a suite directory written by scripts/bench.sh (DIR/runs/*.json,
+DIR/runs/MODE__SCENARIO__REPEAT.wrk.txt, optional DIR/meta.json and
+DIR/pprof/*.txt): medians per mode and scenario, the ratios API / raw and
+batching on / off, the targets, and plots. It writes DIR/report.md,
+DIR/results.json, DIR/throughput.{svg,png}, DIR/calibration.{svg,png} and
+DIR/latency-SCENARIO.{svg,png}, and prints where report.md is.
+
+Flags:
+`
+
+func runReport(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("loadgen report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quiet := fs.Bool("q", false, "write the files only; print nothing")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), reportUsage)
+		fs.PrintDefaults()
+	}
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"loadgen report takes one directory"}
+	}
+	s, err := bench.LoadSuite(pos[0])
+	if err != nil {
+		return err
+	}
+	if err := s.WriteSuite(); err != nil {
+		return err
+	}
+	if !*quiet {
+		fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(pos[0], "report.md"))
+	}
+	return nil
+}
