@@ -46,7 +46,8 @@ vet:
 	$(GO) vet -tags integration $(PKGS)
 	$(GO) vet -tags faults $(PKGS)
 
-lint: fmt-check vet ## gofmt and go vet (staticcheck too when installed)
+lint: fmt-check vet ## gofmt, go vet, docs-vs-flags check (staticcheck too when installed)
+	scripts/check-docs.sh
 	@if command -v staticcheck >/dev/null; then staticcheck $(PKGS); fi
 
 unit: ## unit tests only (no Cassandra)

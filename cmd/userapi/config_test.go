@@ -37,7 +37,7 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, 2, e.NumConns)
 	assert.Equal(t, 256, e.PoolSize)
 	assert.Equal(t, 4096, e.QueueDepth)
-	assert.Equal(t, 10, e.BatchMax)
+	assert.Equal(t, 4, e.BatchMax)
 	assert.Equal(t, time.Duration(0), e.BatchLinger)
 	assert.Equal(t, engine.Config{}.Defaults().BatchInflight, e.BatchInflight, "the engine's default")
 	assert.False(t, e.TLS.Enabled)
