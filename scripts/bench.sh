@@ -26,6 +26,7 @@
 #   BENCH_MIX           the mixed scenario's weights (default read=80,write=20)
 #   BENCH_WARMUP        users created before each get/mixed run (default 1000)
 #   BENCH_NOOP_DURATION each calibration run (default 3s)
+#   BENCH_WARM_DURATION an uncounted first pass of every mode (default 3s; 0: none)
 #   BENCH_PORT          the API's port (default 18480); BENCH_NOOP_PORT (18481)
 #   BENCH_API_KEYSPACE  the server's keyspace (default bench_api)
 #   BENCH_RAW_KEYSPACE  raw mode's keyspace (default bench_raw)
@@ -49,6 +50,7 @@ MODES=${BENCH_MODES:-noop api raw api-batch1}
 MIX=${BENCH_MIX:-read=80,write=20}
 WARMUP=${BENCH_WARMUP:-1000}
 NOOP_DURATION=${BENCH_NOOP_DURATION:-3s}
+WARM_DURATION=${BENCH_WARM_DURATION:-3s}
 PORT=${BENCH_PORT:-18480}
 NOOP_PORT=${BENCH_NOOP_PORT:-18481}
 API_KEYSPACE=${BENCH_API_KEYSPACE:-bench_api}
@@ -58,6 +60,7 @@ NOBATCH_FLAGS=${BENCH_NOBATCH_FLAGS:--batch-max 1}
 PROFILE=${BENCH_PROFILE:-1}
 PPROF_PORT=${BENCH_PPROF_PORT:-18482}
 OUT=${BENCH_OUT:-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
+RUN_DIR="$OUT/runs"
 export CASSANDRA_HOSTS=${CASSANDRA_HOSTS:-127.0.0.1}
 
 LOADGEN=$ROOT/bin/loadgen
@@ -141,7 +144,7 @@ run_api() {
   # shellcheck disable=SC2046 # scenario_flags is a word list
   "$LOADGEN" $(scenario_flags "$sc") -c "$CONNS" -d "$DURATION" -warmup "$WARMUP" -q -format wrk \
     -pid "$SERVER_PID" -label mode="$mode" -label scenario="$sc" -label repeat="$rep" \
-    -out "$OUT/runs/$name.json" "http://127.0.0.1:$PORT" >"$OUT/logs/$name.txt"
+    -out "$RUN_DIR/$name.json" "http://127.0.0.1:$PORT" >"$OUT/logs/$name.txt"
   log "$name: $(summary_line "$OUT/logs/$name.txt")"
 }
 
@@ -179,7 +182,7 @@ run_raw() {
   # shellcheck disable=SC2086
   "$LOADGEN" raw $flags -keyspace "$RAW_KEYSPACE" -c "$CONNS" -d "$DURATION" -warmup "$WARMUP" -q -format wrk \
     -label mode=raw -label scenario="$sc" -label repeat="$rep" \
-    -out "$OUT/runs/$name.json" >"$OUT/logs/$name.txt"
+    -out "$RUN_DIR/$name.json" >"$OUT/logs/$name.txt"
   log "$name: $(summary_line "$OUT/logs/$name.txt")"
 }
 
@@ -281,6 +284,16 @@ main() {
   local order=() m
   for m in api raw api-batch1; do has_mode "$m" && order+=("$m"); done
   local rep i n=${#order[@]}
+  # One short pass of every mode first, not counted: the first runs after a
+  # start meet a cold JVM, cold caches and a new keyspace, and were up to 5x
+  # slower than the rest.
+  if [ "$WARM_DURATION" != 0 ]; then
+    local measured=$DURATION
+    DURATION=$WARM_DURATION RUN_DIR="$OUT/warmup"
+    mkdir -p "$RUN_DIR"
+    for i in $(seq 0 $((n - 1))); do run_mode "${order[$i]}" 0; done
+    DURATION=$measured RUN_DIR="$OUT/runs"
+  fi
   for rep in $(seq 1 "$REPEATS"); do
     for i in $(seq 0 $((n - 1))); do
       run_mode "${order[$(((i + rep - 1) % n))]}" "$rep"
