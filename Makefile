@@ -9,7 +9,7 @@ PKGS      := ./...
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 export CASSANDRA_HOSTS ?= 127.0.0.1
 
-.PHONY: all build run test test-faults fuzz unit lint fmt-check vet cassandra-up cassandra-down cassandra-status bench clean help
+.PHONY: all build run test test-faults test-cluster cluster-up cluster-down bench-cluster fuzz unit lint fmt-check vet cassandra-up cassandra-down cassandra-status bench clean help
 
 all: build
 
@@ -71,6 +71,21 @@ fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 			$(GO) test -run XXX -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg 2>&1 | tail -3 | grep -E 'execs|ok|FAIL|---' ; \
 		done; \
 	done
+
+# A 3-node ring on 127.0.0.11-13 (its own cluster: the shared node on
+# 127.0.0.1 stays as it is). Each node is a JVM with a 768 MiB heap.
+CLUSTER_ENV := CASSANDRA_CLUSTER=ring CASSANDRA_ADDR_BASE=11 CASSANDRA_NODES=3
+cluster-up: ## start the local 3-node cluster (127.0.0.11-13), one node after another
+	$(CLUSTER_ENV) $(CASSANDRA) start
+
+cluster-down: ## stop the local 3-node cluster
+	$(CLUSTER_ENV) $(CASSANDRA) stop
+
+test-cluster: cluster-up ## token/replica checks, batch routing and node loss on the 3-node ring
+	$(GO) test $(TEST_FLAGS) -tags cluster -p 1 -v -run 'Test' ./internal/cluster/
+
+bench-cluster: cluster-up ## creates/s on the ring: token-aware batching vs BatchMax=1 vs ungrouped batches
+	$(GO) test -tags cluster -run XXX -bench ClusterCreates -benchtime $${BENCH_TIME:-10s} -count $${BENCH_COUNT:-3} -cpu 1 ./internal/cluster/
 
 bench: ## the load-test suite (see issue: bench harness)
 	scripts/bench.sh

@@ -150,7 +150,7 @@ func groupKey(set int, cl gocql.Consistency) int { return set<<4 | int(cl)&0xf }
 
 func (b *batcher) add1(t *task) {
 	set := 0
-	if r := b.e.ring.Load(); r != nil {
+	if r := b.e.ring.Load(); r != nil && !b.e.cfg.BatchIgnoreReplicas {
 		set = r.replicaSet(t.token)
 	}
 	key := groupKey(set, t.cl)

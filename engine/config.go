@@ -50,6 +50,11 @@ type Config struct {
 	// that writes arriving meanwhile gather into the next batch.
 	BatchInflight int // default 32
 
+	// BatchIgnoreReplicas groups writes by consistency level only: plain
+	// multi-partition batches, the baseline that shows what replica-aware
+	// grouping buys. Benchmarks only.
+	BatchIgnoreReplicas bool
+
 	// SkipSchema leaves keyspace and table creation to someone else.
 	SkipSchema bool
 

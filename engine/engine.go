@@ -330,7 +330,21 @@ func (s slogLogger) Printf(format string, v ...any) {
 func (s slogLogger) Println(v ...any) { s.l.Debug(fmt.Sprint(v...), "component", "gocql") }
 
 // BatchRouting reports how many batch attempts went to a replica of their
-// entries and how many to another node (a test hook for multi-node runs).
-func (e *Engine) BatchRouting() (toReplica, toOther uint64) {
-	return e.metrics.batchToReplica.Get(), e.metrics.batchToOther.Get()
+// entries, how many to another node, and how many batches mixed replica
+// sets (a test hook for multi-node runs; also in /metrics).
+func (e *Engine) BatchRouting() (toReplica, toOther, mixed uint64) {
+	return e.metrics.batchToReplica.Get(), e.metrics.batchToOther.Get(), e.metrics.batchMixed.Get()
 }
+
+// Replicas returns the addresses of the nodes that hold id's row, by the
+// engine's own token ring (nil before the ring is loaded).
+func (e *Engine) Replicas(id UUID) []string {
+	r := e.ring.Load()
+	if r == nil {
+		return nil
+	}
+	return append([]string(nil), r.replicas(r.replicaSet(murmur3Token(id[:])))...)
+}
+
+// Token returns the partition token Cassandra's Murmur3Partitioner gives id.
+func Token(id UUID) int64 { return murmur3Token(id[:]) }

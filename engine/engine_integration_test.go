@@ -183,9 +183,10 @@ func TestConcurrentCreatesThroughBatcher(t *testing.T) {
 	var count int
 	require.NoError(t, e.session.Query("SELECT count(*) FROM "+e.cfg.Keyspace+".users").Scan(&count))
 	assert.Equal(t, n, count, "every acknowledged row is in Cassandra")
-	toReplica, toOther := e.BatchRouting()
+	toReplica, toOther, mixed := e.BatchRouting()
 	assert.Greater(t, toReplica, uint64(0), "batches were sent")
 	assert.Zero(t, toOther, "every batch went to a replica of its entries")
+	assert.Zero(t, mixed, "no batch mixed replica sets")
 	for i, id := range ids {
 		u, err := e.GetUser(ctx, id, Options{})
 		require.NoError(t, err, "read back %d", i)

@@ -18,6 +18,7 @@ type engineMetrics struct {
 	batchSize        *metrics.PrometheusHistogram
 	batchToReplica   *metrics.Counter
 	batchToOther     *metrics.Counter
+	batchMixed       *metrics.Counter
 	latency          map[string]*metrics.PrometheusHistogram // by statement; read-only after init
 	errors           map[error]*metrics.Counter              // by taxonomy kind; read-only after init
 }
@@ -36,6 +37,7 @@ func newEngineMetrics(e *Engine) *engineMetrics {
 			[]float64{1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 50, 100}),
 		batchToReplica: s.NewCounter(`userapi_engine_batch_coordinator_total{replica="true"}`),
 		batchToOther:   s.NewCounter(`userapi_engine_batch_coordinator_total{replica="false"}`),
+		batchMixed:     s.NewCounter(`userapi_engine_batch_mixed_replica_sets_total`),
 		latency:        make(map[string]*metrics.PrometheusHistogram),
 		errors:         make(map[error]*metrics.Counter),
 	}

@@ -166,7 +166,7 @@ func (e *Engine) runBatch(t *task) {
 		b := e.session.NewBatch(gocql.UnloggedBatch).WithContext(t.ctx)
 		b.SetConsistency(t.cl)
 		if r := e.ring.Load(); r != nil {
-			b.Observer(routingObserver{m: e.metrics, replicas: r.replicas(r.replicaSet(live[0].token))})
+			b.Observer(e.routing(r, live))
 		}
 		b.Entries = make([]gocql.BatchEntry, 0, len(live))
 		for _, w := range live {
@@ -184,18 +184,37 @@ func (e *Engine) runBatch(t *task) {
 	t.finish(err)
 }
 
-// routingObserver counts whether each batch attempt went to a replica of its
-// entries: the proof that token-aware grouping and routing agree.
+// routingObserver records, for each batch attempt, which node coordinated
+// it, whether that node is a replica of the batch's entries, and whether the
+// entries really shared one replica set: the proof that token-aware grouping
+// and the driver's routing agree.
 type routingObserver struct {
 	m        *engineMetrics
 	replicas []string
+	mixed    bool
+}
+
+// routing builds the observer of a batch of live entries under ring r.
+func (e *Engine) routing(r *ring, live []*task) routingObserver {
+	set := r.replicaSet(live[0].token)
+	o := routingObserver{m: e.metrics, replicas: r.replicas(set)}
+	for _, w := range live[1:] {
+		if r.replicaSet(w.token) != set {
+			o.mixed = true
+		}
+	}
+	return o
 }
 
 func (o routingObserver) ObserveBatch(_ context.Context, b gocql.ObservedBatch) {
+	if o.mixed {
+		o.m.batchMixed.Inc()
+	}
 	if b.Host == nil {
 		return
 	}
 	addr := b.Host.ConnectAddress().String()
+	o.m.set.GetOrCreateCounter(`userapi_engine_batch_coordinator_host_total{host="` + addr + `"}`).Inc()
 	for _, r := range o.replicas {
 		if r == addr {
 			o.m.batchToReplica.Inc()

@@ -59,3 +59,59 @@ func BenchmarkCreates(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUpdate compares what an update costs with the engine's guard
+// against resurrection (deletes shadow later writes, so an update is a plain
+// read and write) and with the usual alternative, a lightweight transaction
+// (UPDATE ... IF EXISTS: Paxos rounds on every update).
+func BenchmarkUpdate(b *testing.B) {
+	ks := cassandratest.NewName("enginebench")
+	e, err := New(context.Background(), Config{
+		Hosts: cassandratest.Hosts(), Keyspace: ks,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := cassandratest.Session(b)
+	defer cassandratest.Drop(s, ks)
+	defer e.Close(context.Background())
+	ctx := context.Background()
+	ids := make([]UUID, 256)
+	for i := range ids {
+		u, err := e.CreateUser(ctx, NewUser{Name: "u", Email: "u@example.com", Age: 1}, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = u.ID
+	}
+	lwt := "UPDATE " + ks + ".users SET name = ?, updated_at = ? WHERE id = ? IF EXISTS"
+	b.Run("engine", func(b *testing.B) {
+		b.SetParallelism(16)
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				i++
+				name := fmt.Sprint("n", i)
+				if _, err := e.UpdateUser(ctx, ids[i%len(ids)], UserPatch{Name: &name}, Options{}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("lwt", func(b *testing.B) {
+		b.SetParallelism(16)
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				i++
+				id := ids[i%len(ids)]
+				if _, err := e.session.Query(lwt, fmt.Sprint("n", i), time.Now(), id[:]).MapScanCAS(map[string]any{}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}

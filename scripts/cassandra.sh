@@ -12,6 +12,7 @@
 #   wait     block until CQL answers on each node (CASSANDRA_WAIT_TIMEOUT seconds)
 #   cqlsh    interactive CQL shell on node 1, or `cqlsh -e "QUERY"`
 #   logs     tail the node's log (`logs -f` to follow)
+#   nodetool nodetool against the node over local JMX, e.g. `nodetool getendpoints ks users KEY`
 #   kill     kill -9 the node (fault drills), pause/resume: SIGSTOP/SIGCONT
 #
 # Environment (all optional):
@@ -229,15 +230,10 @@ EOF
 EOF
 }
 
-jvm_opts() {
-  local n=$1 dir; dir=$(node_dir "$n")
-  local ring_delay=1000
+# Java 17 module flags from Cassandra's conf/jvm17-server.options: without
+# them the JVM dies during start-up (and nodetool too).
+module_opts() {
   printf '%s\n' \
-    "-ea" "-Xms$HEAP" "-Xmx$HEAP" "-Xss256k" "-XX:+UseG1GC" "-XX:MaxGCPauseMillis=200" \
-    "-XX:MaxDirectMemorySize=512m" "-XX:+ExitOnOutOfMemoryError" \
-    "-XX:+PerfDisableSharedMem" \
-    "-Djava.net.preferIPv4Stack=true" \
-    "-javaagent:$LIB_DIR/jamm-0.4.0.jar" \
     "-Djdk.attach.allowAttachSelf=true" \
     "--add-exports" "java.base/jdk.internal.misc=ALL-UNNAMED" \
     "--add-exports" "java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED" \
@@ -263,7 +259,22 @@ jvm_opts() {
     "--add-opens" "jdk.compiler/com.sun.tools.javac=ALL-UNNAMED" \
     "--add-opens" "java.base/java.lang=ALL-UNNAMED" \
     "--add-opens" "java.base/java.util=ALL-UNNAMED" \
-    "--add-opens" "java.base/java.nio=ALL-UNNAMED" \
+    "--add-opens" "java.base/java.nio=ALL-UNNAMED"
+}
+
+jvm_opts() {
+  local n=$1 dir; dir=$(node_dir "$n")
+  # A lone node needs no gossip settling; a joining node must hear the seed
+  # within the ring delay, which takes longer on a busy 2-core machine.
+  local ring_delay=1000
+  [ "$NODES" -gt 1 ] && ring_delay=5000
+  printf '%s\n' \
+    "-ea" "-Xms$HEAP" "-Xmx$HEAP" "-Xss256k" "-XX:+UseG1GC" "-XX:MaxGCPauseMillis=200" \
+    "-XX:MaxDirectMemorySize=512m" "-XX:+ExitOnOutOfMemoryError" \
+    "-XX:+PerfDisableSharedMem" \
+    "-Djava.net.preferIPv4Stack=true" \
+    "-javaagent:$LIB_DIR/jamm-0.4.0.jar" \
+    $(module_opts) \
     "-Dio.netty.tryReflectionSetAccessible=true" \
     "-Dcassandra.config=file://$dir/conf/cassandra.yaml" \
     "-Dcassandra.storagedir=$dir" \
@@ -402,7 +413,15 @@ cmd=${1:-}
 shift || true
 case "$cmd" in
   start)
-    for n in $(node_list); do start_node "$n"; wait_node "$n"; done ;;
+    for n in $(node_list); do
+      start_node "$n"
+      # A joining node that missed the seed's gossip exits; one more try.
+      if [ "$n" -gt 1 ] && ! (wait_node "$n"); then
+        log "node $n failed to join; starting it once more"
+        start_node "$n"
+      fi
+      wait_node "$n"
+    done ;;
   stop)
     for n in $(node_list | sort -rn); do stop_node "$n"; done ;;
   restart)
@@ -419,6 +438,12 @@ case "$cmd" in
   pause) for n in $(node_list); do signal_node "$n" STOP; done ;;
   resume) for n in $(node_list); do signal_node "$n" CONT; done ;;
   jars) ensure_jars; echo "$LIB_DIR" ;;
+  nodetool)
+    ensure_java; ensure_jars
+    n=${CASSANDRA_NODE:-1}
+    mapfile -t mods < <(module_opts)
+    exec "$JAVA" -Xmx128m "${mods[@]}" -Dcassandra.logdir="$(node_dir "$n")/logs" -cp "$LIB_DIR/*" -Dlogback.configurationFile="file://$(node_dir "$n")/conf/logback.xml" \
+      org.apache.cassandra.tools.NodeTool -h 127.0.0.1 -p "$((7199 + ADDR_BASE + n - 2))" "$@" ;;
   *)
     sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
     [ -z "$cmd" ] || [ "$cmd" = help ] || [ "$cmd" = -h ] || exit 2 ;;
