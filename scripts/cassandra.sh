@@ -342,6 +342,7 @@ start_node() {
   setsid "$JAVA" "${opts[@]}" -cp "$LIB_DIR/*" org.apache.cassandra.service.CassandraDaemon \
     >"$dir/stdout.log" 2>&1 </dev/null &
   echo $! >"$(pid_file "$n")"
+  STARTED=1
 }
 
 stop_node() {
@@ -414,9 +415,10 @@ shift || true
 case "$cmd" in
   start)
     for n in $(node_list); do
+      STARTED=0
       start_node "$n"
       # A joining node that missed the seed's gossip exits; one more try.
-      if [ "$n" -gt 1 ] && ! (wait_node "$n"); then
+      if [ "$STARTED" = 1 ] && [ "$n" -gt 1 ] && ! (wait_node "$n"); then
         log "node $n failed to join; starting it once more"
         start_node "$n"
       fi

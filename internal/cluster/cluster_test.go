@@ -284,33 +284,43 @@ func coordinated(t *testing.T, e *engine.Engine, host string) int {
 // batches grouped by nothing (plain multi-partition batches). Run with
 // `make bench-cluster`.
 func BenchmarkClusterCreates(b *testing.B) {
-	for _, tc := range []struct {
+	type variant struct {
 		name   string
 		mutate func(*engine.Config)
-	}{
+	}
+	variants := []variant{
 		{"token-aware", nil},
 		{"batchmax1", func(c *engine.Config) { c.BatchMax = 1 }},
 		{"ungrouped", func(c *engine.Config) { c.BatchIgnoreReplicas = true }},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			e, _ := newEngine(b, 3, tc.mutate)
-			b.SetParallelism(64)
-			b.ResetTimer()
-			start := time.Now()
-			b.RunParallel(func(pb *testing.PB) {
-				i := 0
-				for pb.Next() {
-					i++
-					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-					_, err := e.CreateUser(ctx, engine.NewUser{Name: fmt.Sprint("b", i), Email: "bench@example.com", Age: i % 100}, engine.Options{})
-					cancel()
-					if err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "creates/s")
-		})
 	}
+	// RF=3 on 3 nodes makes every node a replica of every key, so grouping
+	// by replica set equals grouping by nothing; RF=1 shows the difference.
+	for _, rf := range []int{3, 1} {
+		for _, v := range variants {
+			benchCreates(b, fmt.Sprintf("rf%d/%s", rf, v.name), rf, v.mutate)
+		}
+	}
+}
+
+func benchCreates(b *testing.B, name string, rf int, mutate func(*engine.Config)) {
+	b.Run(name, func(b *testing.B) {
+		e, _ := newEngine(b, rf, mutate)
+		b.SetParallelism(64)
+		b.ResetTimer()
+		start := time.Now()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				i++
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_, err := e.CreateUser(ctx, engine.NewUser{Name: fmt.Sprint("b", i), Email: "bench@example.com", Age: i % 100}, engine.Options{})
+				cancel()
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "creates/s")
+	})
 }
