@@ -132,7 +132,7 @@ func (c Config) Validate() error {
 		}
 	}
 	check(c.Port > 0 && c.Port < 65536, "Port %d out of range 1-65535", c.Port)
-	check(validIdent(c.Keyspace), "Keyspace %q: use letters, digits and _ (at most 48, starting with a letter)", c.Keyspace)
+	check(ValidKeyspace(c.Keyspace), "Keyspace %q: use letters, digits and _ (at most 48, starting with a letter)", c.Keyspace)
 	check(c.ReplicationFactor >= 1, "ReplicationFactor must be at least 1")
 	check(c.PoolSize >= 1, "PoolSize must be at least 1")
 	check(c.QueueDepth >= 0, "QueueDepth must not be negative")
@@ -148,7 +148,9 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func validIdent(s string) bool {
+// ValidKeyspace reports whether s is a keyspace name the engine accepts:
+// letters, digits and _, starting with a letter, at most 48 characters.
+func ValidKeyspace(s string) bool {
 	if len(s) == 0 || len(s) > 48 {
 		return false
 	}

@@ -14,7 +14,12 @@ type UUID [16]byte
 var errBadUUID = errors.New("invalid UUID")
 
 // ParseUUID accepts the canonical 36-character form (any letter case).
-func ParseUUID(s string) (UUID, error) {
+func ParseUUID(s string) (UUID, error) { return parseUUID(s) }
+
+// ParseUUIDBytes is ParseUUID for a byte slice, without allocating.
+func ParseUUIDBytes(b []byte) (UUID, error) { return parseUUID(b) }
+
+func parseUUID[T string | []byte](s T) (UUID, error) {
 	var u UUID
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return u, errBadUUID
@@ -27,30 +32,6 @@ func ParseUUID(s string) (UUID, error) {
 		}
 		hi, ok1 := unhex(s[i])
 		lo, ok2 := unhex(s[i+1])
-		if !ok1 || !ok2 {
-			return UUID{}, errBadUUID
-		}
-		u[j] = hi<<4 | lo
-		j++
-		i += 2
-	}
-	return u, nil
-}
-
-// ParseUUIDBytes is ParseUUID for a byte slice, without allocating.
-func ParseUUIDBytes(b []byte) (UUID, error) {
-	var u UUID
-	if len(b) != 36 || b[8] != '-' || b[13] != '-' || b[18] != '-' || b[23] != '-' {
-		return u, errBadUUID
-	}
-	j := 0
-	for i := 0; i < 36; {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			i++
-			continue
-		}
-		hi, ok1 := unhex(b[i])
-		lo, ok2 := unhex(b[i+1])
 		if !ok1 || !ok2 {
 			return UUID{}, errBadUUID
 		}

@@ -73,14 +73,21 @@ func (s *Server) createUser(ctx *fasthttp.RequestCtx, route string) {
 	writeUser(ctx, fasthttp.StatusCreated, &u)
 }
 
-func (s *Server) getUser(ctx *fasthttp.RequestCtx, route string) {
+// targetUser reads what GET and DELETE /users/{id} share: the consistency
+// header and the id. When it returns false it has written the answer.
+func targetUser(ctx *fasthttp.RequestCtx) (engine.UUID, engine.Options, bool) {
 	var errs problems
 	opt := options(ctx, &errs)
 	if len(errs) > 0 {
 		errs.write(ctx)
-		return
+		return engine.UUID{}, opt, false
 	}
 	id, ok := pathID(ctx)
+	return id, opt, ok
+}
+
+func (s *Server) getUser(ctx *fasthttp.RequestCtx, route string) {
+	id, opt, ok := targetUser(ctx)
 	if !ok {
 		return
 	}
@@ -160,13 +167,7 @@ func (s *Server) updateUser(ctx *fasthttp.RequestCtx, route string) {
 }
 
 func (s *Server) deleteUser(ctx *fasthttp.RequestCtx, route string) {
-	var errs problems
-	opt := options(ctx, &errs)
-	if len(errs) > 0 {
-		errs.write(ctx)
-		return
-	}
-	id, ok := pathID(ctx)
+	id, opt, ok := targetUser(ctx)
 	if !ok {
 		return
 	}

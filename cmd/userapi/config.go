@@ -120,7 +120,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	if *port < 1 || *port > 65535 {
 		bad("cassandra-port", "%d is not a port (1-65535)", *port)
 	}
-	if !validKeyspace(*keyspace) {
+	if !engine.ValidKeyspace(*keyspace) {
 		bad("cassandra-keyspace", "%q: use letters, digits and _ (at most 48, starting with a letter)", *keyspace)
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
@@ -232,21 +232,6 @@ func redact(flagName, v string) string {
 		return "<redacted>"
 	}
 	return v
-}
-
-func validKeyspace(s string) bool {
-	if len(s) == 0 || len(s) > 48 {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
-		case (r >= '0' && r <= '9' || r == '_') && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // logAttrs describes the configuration for the start-up log, without
