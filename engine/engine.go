@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e.stmts = newStatements(cfg.Keyspace)
 	e.flights.m = make(map[UUID]*task)
 
+	c := cfg
 	cluster, err := e.clusterConfig()
 	if err != nil {
 		return nil, err
@@ -54,7 +56,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	start := time.Now()
 	e.session, err = cluster.CreateSession()
 	if err != nil {
-		return nil, classify("connect", err)
+		// gocql flattens the cause into text; failing to connect is, by
+		// definition, Cassandra being unavailable to us.
+		return nil, &Error{Kind: ErrUnavailable, Op: "connect to " + strings.Join(c.Hosts, ","), Cause: err}
 	}
 	e.log.Info("connected to cassandra", "hosts", cfg.Hosts, "took", time.Since(start).Round(time.Millisecond))
 	if !cfg.SkipSchema {
