@@ -33,14 +33,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, err
 		}
 	}
-	if cfg.Threads > 0 {
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cfg.Threads))
-	}
-	if cfg.TimeLimit > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.TimeLimit)
-		defer cancel()
-	}
+	ctx, undo := applyLimits(ctx, cfg.Threads, cfg.TimeLimit)
+	defer undo()
 
 	c := newClient(cfg, u)
 	defer c.CloseIdleConnections()
@@ -337,4 +331,23 @@ func errorKind(err error) string {
 		return k
 	}
 	return ErrKindOther
+}
+
+// applyLimits runs the load on threads OS threads (0: all) and within
+// limit (0: none); undo restores GOMAXPROCS and releases the timer.
+func applyLimits(ctx context.Context, threads int, limit time.Duration) (context.Context, func()) {
+	prev := -1
+	if threads > 0 {
+		prev = runtime.GOMAXPROCS(threads)
+	}
+	cancel := context.CancelFunc(func() {})
+	if limit > 0 {
+		ctx, cancel = context.WithTimeout(ctx, limit)
+	}
+	return ctx, func() {
+		cancel()
+		if prev > 0 {
+			runtime.GOMAXPROCS(prev)
+		}
+	}
 }

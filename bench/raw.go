@@ -156,14 +156,8 @@ func RunRaw(ctx context.Context, cfg RawConfig) (*Result, error) {
 			}
 		}
 	}
-	if cfg.Threads > 0 {
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cfg.Threads))
-	}
-	if cfg.TimeLimit > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.TimeLimit)
-		defer cancel()
-	}
+	ctx, undo := applyLimits(ctx, cfg.Threads, cfg.TimeLimit)
+	defer undo()
 	consistency, _ := gocql.ParseConsistencyWrapper(cfg.Consistency)
 	cluster := gocql.NewCluster(cfg.Hosts...)
 	cluster.Port = cfg.Port
