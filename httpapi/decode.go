@@ -320,7 +320,9 @@ func decodeBatch(body []byte, errs *problems) []engine.NewUser {
 	return users
 }
 
-func checkName(raw []byte, loc []any, errs *problems) (string, bool) {
+// checkString decodes a JSON string value, reporting a non-string or
+// undecodable value at loc.
+func checkString(raw []byte, loc []any, errs *problems) (string, bool) {
 	if kindOf(raw) != kindString {
 		errs.add("string_type", "Input should be a valid string", loc...)
 		return "", false
@@ -328,6 +330,14 @@ func checkName(raw []byte, loc []any, errs *problems) (string, bool) {
 	s, ok := decodeString(raw)
 	if !ok {
 		errs.add("string_unicode", "Input should be a valid string, unable to parse raw data as a unicode string", loc...)
+		return "", false
+	}
+	return s, true
+}
+
+func checkName(raw []byte, loc []any, errs *problems) (string, bool) {
+	s, ok := checkString(raw, loc, errs)
+	if !ok {
 		return "", false
 	}
 	switch n := utf8.RuneCountInString(s); {
@@ -342,13 +352,8 @@ func checkName(raw []byte, loc []any, errs *problems) (string, bool) {
 }
 
 func checkEmail(raw []byte, loc []any, errs *problems) (string, bool) {
-	if kindOf(raw) != kindString {
-		errs.add("string_type", "Input should be a valid string", loc...)
-		return "", false
-	}
-	s, ok := decodeString(raw)
+	s, ok := checkString(raw, loc, errs)
 	if !ok {
-		errs.add("string_unicode", "Input should be a valid string, unable to parse raw data as a unicode string", loc...)
 		return "", false
 	}
 	if reason := emailProblem(s); reason != "" {
