@@ -220,6 +220,9 @@ func (e *Engine) submit(t *task) error {
 	if e.closing.Load() {
 		return &Error{Kind: ErrClosed, Op: "submit"}
 	}
+	if err := t.ctx.Err(); err != nil {
+		return classify("submit", err) // no queue slot for work nobody waits for
+	}
 	if err := e.pool.submit(t); err != nil {
 		e.metrics.rejected(err)
 		return &Error{Kind: Kind(err), Op: "submit"}
@@ -304,7 +307,13 @@ func (e *Engine) Close(ctx context.Context) error {
 		}
 		errs = append(errs, e.pool.close(ctx))
 		close(e.stop)
-		e.loops.Wait()
+		loopsDone := make(chan struct{})
+		go func() { e.loops.Wait(); close(loopsDone) }()
+		select { // a ring refresh stuck on a hung node must not hold shutdown
+		case <-loopsDone:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("engine: background loops still running: %w", ctx.Err()))
+		}
 		e.session.Close()
 		e.connected.Store(false)
 		e.closeErr = errors.Join(errs...)

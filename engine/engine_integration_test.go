@@ -96,7 +96,7 @@ func TestUpdateNeverResurrects(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, e.DeleteUser(ctx, u.ID, Options{}))
 	// The racing update's write lands after the delete.
-	require.NoError(t, e.session.Query(e.stmts.update[1], "ghost", time.Now(), u.ID[:]).Exec())
+	require.NoError(t, e.session.Query(e.stmts.update[1], time.Now().UnixMicro(), "ghost", time.Now(), u.ID[:]).Exec())
 	_, err = e.GetUser(ctx, u.ID, Options{})
 	assert.ErrorIs(t, err, ErrNotFound, "a write after delete must not re-create the row")
 }

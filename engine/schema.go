@@ -44,7 +44,7 @@ func newStatements(ks string) statements {
 		ping:     "SELECT release_version FROM system.local",
 	}
 	for mask := range s.update {
-		q := "UPDATE " + t + " SET "
+		q := "UPDATE " + t + " USING TIMESTAMP ? SET "
 		if mask&1 != 0 {
 			q += "name = ?, "
 		}

@@ -219,3 +219,56 @@ func TestCoalescedReadsShareOneQuery(t *testing.T) {
 		assert.Equal(t, "shared", u.Name, "reader %d", i)
 	}
 }
+
+func TestOutlives(t *testing.T) {
+	bg := context.Background()
+	short, c1 := context.WithTimeout(bg, time.Second)
+	defer c1()
+	long, c2 := context.WithTimeout(bg, time.Hour)
+	defer c2()
+	done, c3 := context.WithCancel(bg)
+	c3()
+	tests := []struct {
+		name           string
+		leader, reader context.Context
+		want           bool
+	}{
+		{"longer leader", long, short, true},
+		{"shorter leader", short, long, false},
+		{"leader without deadline", bg, short, true},
+		{"reader without deadline", short, bg, false},
+		{"leader gave up", done, short, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, outlives(tc.leader, tc.reader), tc.name)
+		})
+	}
+}
+
+// TestPanicInBatchCompletesEntries: a batch whose execution panics still
+// completes every caller with an error instead of leaving them to time out.
+func TestPanicInBatchCompletesEntries(t *testing.T) {
+	e := testEngine(t, 2, 8, func(e *Engine, tk *task) {
+		if tk.kind == kindBatch {
+			tk.batch = liveEntries(tk.batch, time.Now())
+			panic("boom")
+		}
+		tk.finish(nil)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	entries := []*task{acquireTask(ctx, kindWrite, 0), acquireTask(ctx, kindWrite, 0)}
+	bt := acquireTask(ctx, kindBatch, 0)
+	bt.refs.Store(1)
+	bt.batch = append([]*task(nil), entries...)
+	require.NoError(t, e.pool.submit(bt))
+	start := time.Now()
+	for i, w := range entries {
+		err := w.wait()
+		require.Error(t, err, "entry %d", i)
+		assert.Nil(t, Kind(err), "a panic is internal: %v", err)
+		w.release()
+	}
+	assert.Less(t, time.Since(start), 4*time.Second, "completed at once, not at the deadline")
+}

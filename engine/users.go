@@ -150,10 +150,11 @@ func statementName(op writeOp) string {
 // runBatch executes the entries of a batch as one UNLOGGED batch routed by
 // its first entry's key; every entry shares that entry's replicas.
 func (e *Engine) runBatch(t *task) {
-	entries := t.batch
-	t.batch = nil
 	defer e.batch.done(t.groupKey)
-	live := liveEntries(entries, time.Now())
+	// t.batch keeps the live entries until they are finished, so that a
+	// panic (recovered in run) still completes every caller.
+	live := liveEntries(t.batch, time.Now())
+	t.batch = live
 	if len(live) == 0 {
 		t.finish(nil)
 		return
@@ -178,6 +179,7 @@ func (e *Engine) runBatch(t *task) {
 		e.metrics.observe("batch", start, err)
 	}
 	e.metrics.batchSize.Update(float64(len(live)))
+	t.batch = nil
 	for _, w := range live {
 		w.finish(err)
 	}
@@ -251,7 +253,7 @@ func (e *Engine) getUser(ctx context.Context, id UUID, opt Options) (User, error
 	defer t.release()
 	t.id = id
 	e.flights.mu.Lock()
-	if leader, ok := e.flights.m[id]; ok && leader.cl == t.cl {
+	if leader, ok := e.flights.m[id]; ok && leader.cl == t.cl && outlives(leader.ctx, ctx) {
 		leader.followers = append(leader.followers, t)
 		e.flights.mu.Unlock()
 		e.metrics.coalesced.Inc()
@@ -270,6 +272,24 @@ func (e *Engine) getUser(ctx context.Context, id UUID, opt Options) (User, error
 		return User{}, err
 	}
 	return t.user, nil
+}
+
+// outlives reports whether a query running under leader can serve a reader
+// with ctx: a follower must never inherit an earlier deadline (or a caller
+// that already gave up) and time out before its own budget is spent.
+func outlives(leader, ctx context.Context) bool {
+	if leader.Err() != nil {
+		return false
+	}
+	ld, lok := leader.Deadline()
+	d, ok := ctx.Deadline()
+	switch {
+	case !lok:
+		return true
+	case !ok:
+		return false
+	}
+	return !ld.Before(d)
 }
 
 // land removes a leader from the flight table; after it returns no reader
@@ -349,7 +369,10 @@ func (e *Engine) runUpdate(t *task) error {
 		u.Age = *p
 		args = append(args, *p)
 	}
+	// The write's timestamp is updated_at itself: a retried attempt writes
+	// exactly what the first did, and a later update always wins.
 	args = append(args, next, id)
+	args = append([]any{next.UnixMicro()}, args...)
 	start = time.Now()
 	err = e.session.Query(e.stmts.update[mask], args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Exec()
 	e.metrics.observe("update", start, err)
