@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -35,6 +36,9 @@ type batcher struct {
 
 	mu     sync.RWMutex // add holds it shared; close exclusively
 	closed bool
+	// held counts writes admitted and not yet flushed (queued or pending),
+	// reservations included; it never exceeds limit.
+	held atomic.Int64
 
 	doneMu   sync.Mutex
 	doneKeys []int
@@ -72,16 +76,39 @@ func newBatcher(e *Engine, max, inflight int, linger time.Duration, depth int) *
 // add queues a write; it fails at once with ErrOverloaded when full. On
 // error the caller still owns t entirely.
 func (b *batcher) add(t *task) error {
+	if !b.reserve(1) {
+		return &Error{Kind: ErrOverloaded, Op: "batch"}
+	}
+	return b.addReserved(t)
+}
+
+// reserve admits n writes at once, or none (a batch create is all or
+// nothing: it must not be refused halfway, with part of it written).
+func (b *batcher) reserve(n int) bool {
+	if b.held.Add(int64(n)) > int64(b.limit) {
+		b.held.Add(int64(-n))
+		b.e.metrics.rejectedOverload.Inc()
+		return false
+	}
+	return true
+}
+
+func (b *batcher) unreserve(n int) { b.held.Add(int64(-n)) }
+
+// addReserved queues a write admitted by reserve; on error the reservation
+// is returned and the caller still owns t entirely.
+func (b *batcher) addReserved(t *task) error {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed {
+		b.unreserve(1)
 		return &Error{Kind: ErrClosed, Op: "batch"}
 	}
 	select {
 	case b.in <- t:
 		return nil
-	default:
-		b.e.metrics.rejectedOverload.Inc()
+	default: // unreachable while held <= limit = cap(in)
+		b.unreserve(1)
 		return &Error{Kind: ErrOverloaded, Op: "batch"}
 	}
 }
@@ -216,6 +243,7 @@ func (b *batcher) flush(g *group) {
 		g.oldest = time.Now()
 	}
 	b.pending -= n
+	b.held.Add(int64(-n))
 
 	// The batch lives as long as its most patient entry; entries whose
 	// deadline passed are dropped, unwritten, when the batch runs.

@@ -260,3 +260,29 @@ func TestCloseFlushesPendingWrites(t *testing.T) {
 	_, err := e.GetUser(ctx, ids[0], Options{})
 	assert.ErrorIs(t, err, ErrClosed, "closed engine refuses work")
 }
+
+// TestBatchCreateIsAllOrNothingUnderOverload: a batch create that does not
+// fit is refused whole, before any of it is written.
+func TestBatchCreateIsAllOrNothingUnderOverload(t *testing.T) {
+	for _, max := range []int{4, 1} {
+		t.Run(fmt.Sprintf("BatchMax=%d", max), func(t *testing.T) {
+			e := newTestEngine(t, func(c *Config) { c.QueueDepth = 64; c.BatchMax = max })
+			ctx := reqCtx(t)
+			in := make([]NewUser, 1000)
+			for i := range in {
+				in[i] = NewUser{Name: fmt.Sprint("n", i), Email: "n@example.com", Age: 1}
+			}
+			_, err := e.CreateUsers(ctx, in, Options{})
+			require.ErrorIs(t, err, ErrOverloaded)
+			var count int
+			require.NoError(t, e.session.Query("SELECT count(*) FROM "+e.cfg.Keyspace+".users").Scan(&count))
+			assert.Zero(t, count, "nothing of a refused batch is written")
+
+			got, err := e.CreateUsers(ctx, in[:60], Options{})
+			require.NoError(t, err, "a batch that fits is admitted")
+			assert.Len(t, got, 60)
+			require.NoError(t, e.session.Query("SELECT count(*) FROM "+e.cfg.Keyspace+".users").Scan(&count))
+			assert.Equal(t, 60, count)
+		})
+	}
+}

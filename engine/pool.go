@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/ants/v2"
@@ -25,6 +26,10 @@ type pool struct {
 
 	mu     sync.RWMutex // submit holds it shared; close exclusively
 	closed bool
+	// held counts tasks admitted and not yet taken by the dispatcher:
+	// queued ones plus reservations. It never exceeds cap(queue), so a send
+	// of an admitted task cannot find the queue full.
+	held atomic.Int64
 
 	dispatched chan struct{} // closed when the dispatcher has exited
 }
@@ -45,15 +50,38 @@ func newPool(size, depth int, run func(*task)) (*pool, error) {
 
 // submit hands t to the pool; on error the caller still owns t entirely.
 func (p *pool) submit(t *task) error {
+	if !p.reserve(1) {
+		return ErrOverloaded
+	}
+	return p.submitReserved(t)
+}
+
+// reserve admits n tasks at once, or none: callers that need all of a
+// group to run (a batch create) reserve before submitting any.
+func (p *pool) reserve(n int) bool {
+	if p.held.Add(int64(n)) > int64(cap(p.queue)) {
+		p.held.Add(int64(-n))
+		return false
+	}
+	return true
+}
+
+func (p *pool) unreserve(n int) { p.held.Add(int64(-n)) }
+
+// submitReserved hands over a task admitted by reserve; on error the
+// reservation is returned and the caller still owns t entirely.
+func (p *pool) submitReserved(t *task) error {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
+		p.unreserve(1)
 		return ErrClosed
 	}
 	select {
 	case p.queue <- t:
 		return nil
-	default:
+	default: // unreachable while held <= cap(queue); never block a caller
+		p.unreserve(1)
 		return ErrOverloaded
 	}
 }
@@ -61,6 +89,7 @@ func (p *pool) submit(t *task) error {
 func (p *pool) dispatch() {
 	defer close(p.dispatched)
 	for t := range p.queue {
+		p.held.Add(-1)
 		if err := p.workers.Invoke(t); err != nil {
 			// Only after Release; close() drains the queue before that.
 			t.finish(&Error{Kind: ErrClosed, Op: "dispatch", Cause: err})

@@ -272,3 +272,13 @@ func TestPanicInBatchCompletesEntries(t *testing.T) {
 	}
 	assert.Less(t, time.Since(start), 4*time.Second, "completed at once, not at the deadline")
 }
+
+func TestPoolReserveIsAllOrNothing(t *testing.T) {
+	block := make(chan struct{})
+	e := testEngine(t, 1, 10, func(_ *Engine, tk *task) { <-block; tk.finish(nil) })
+	require.True(t, e.pool.reserve(8), "8 of 10 fit")
+	assert.False(t, e.pool.reserve(3), "3 more do not fit: none admitted")
+	assert.True(t, e.pool.reserve(2), "the refused reservation left no trace")
+	e.pool.unreserve(10)
+	close(block)
+}

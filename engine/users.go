@@ -57,28 +57,32 @@ func (e *Engine) createUsers(ctx context.Context, in []NewUser, opt Options) ([]
 	if len(in) == 0 {
 		return nil, nil
 	}
+	// All or nothing at admission: a batch refused for overload must not
+	// have written part of itself first.
+	if err := e.reserveWrites(ctx, len(in)); err != nil {
+		return nil, err
+	}
 	now := nowMillis()
 	out := make([]User, len(in))
-	tasks := make([]*task, len(in))
+	tasks := make([]*task, 0, len(in))
 	cl := e.consistency(opt)
 	var firstErr error
-	n := 0
 	for i, nu := range in {
 		out[i] = User{ID: newID(), Name: nu.Name, Email: nu.Email, Age: nu.Age, CreatedAt: now, UpdatedAt: now}
 		t := acquireTask(ctx, kindWrite, cl)
 		t.op, t.id, t.user = opInsert, out[i].ID, out[i]
-		if err := e.enqueueWrite(t); err != nil {
+		if err := e.enqueueReserved(t); err != nil { // only when closing
 			t.release()
 			t.release()
+			e.unreserveWrites(len(in) - i - 1)
 			firstErr = err
 			break
 		}
-		tasks[i] = t
-		n++
+		tasks = append(tasks, t)
 	}
 	// Every enqueued write is awaited, even after a failure, so that no
 	// caller-owned task is abandoned while the batcher still holds it.
-	for _, t := range tasks[:n] {
+	for _, t := range tasks {
 		if err := t.wait(); err != nil && firstErr == nil {
 			firstErr = err
 		}
@@ -88,6 +92,51 @@ func (e *Engine) createUsers(ctx context.Context, in []NewUser, opt Options) ([]
 		return nil, firstErr
 	}
 	return out, nil
+}
+
+// reserveWrites admits n writes to the batcher (or, with batching off, the
+// pool) at once, or fails without admitting any.
+func (e *Engine) reserveWrites(ctx context.Context, n int) error {
+	if e.closing.Load() {
+		return &Error{Kind: ErrClosed, Op: "submit"}
+	}
+	if err := ctx.Err(); err != nil {
+		return classify("submit", err)
+	}
+	ok := false
+	if e.batch != nil {
+		ok = e.batch.reserve(n)
+	} else {
+		ok = e.pool.reserve(n)
+	}
+	if !ok {
+		if e.batch == nil {
+			e.metrics.rejectedOverload.Inc()
+		}
+		return &Error{Kind: ErrOverloaded, Op: "submit"}
+	}
+	return nil
+}
+
+func (e *Engine) unreserveWrites(n int) {
+	if e.batch != nil {
+		e.batch.unreserve(n)
+	} else {
+		e.pool.unreserve(n)
+	}
+}
+
+// enqueueReserved hands over a write admitted by reserveWrites; on error its
+// reservation is returned and the caller still owns t entirely.
+func (e *Engine) enqueueReserved(t *task) error {
+	t.token = murmur3Token(t.id[:])
+	if e.batch != nil {
+		return e.batch.addReserved(t)
+	}
+	if err := e.pool.submitReserved(t); err != nil {
+		return &Error{Kind: Kind(err), Op: "submit"}
+	}
+	return nil
 }
 
 func (e *Engine) deleteUser(ctx context.Context, id UUID, opt Options) error {
