@@ -146,6 +146,9 @@ func TestGetUser(t *testing.T) {
 	resp, body = ts.do(t, "GET", "/users/"+strings.ToUpper(id), "")
 	assert.Equal(t, 200, resp.StatusCode, "upper-case UUID: %s", body)
 
+	resp, body = ts.do(t, "GET", "/users/%"+fmt.Sprintf("%x", id[0])+id[1:], "")
+	assert.Equal(t, 200, resp.StatusCode, "percent-encoded UUID means the same id: %s", body)
+
 	resp, body = ts.do(t, "GET", "/users/"+newUUID().String(), "")
 	assert.Equal(t, 404, resp.StatusCode)
 	assert.Equal(t, `{"detail":"User not found"}`, string(body))

@@ -33,10 +33,11 @@ func writeUser(ctx *fasthttp.RequestCtx, status int, u *engine.User) {
 
 // pathID parses the {user_id} segment. Validation of the id comes after the
 // header and body, matching FastAPI, where the id is checked in the handler.
-// The segment is read from the raw path, as the router matched it, so that
-// the fast path in serve (which bypasses the router) sees the same id.
+// The segment is read from the decoded, normalised path, so that a
+// percent-encoded id means the same as a plain one; for the canonical paths
+// the fast path in serve takes, both forms are the same bytes.
 func pathID(ctx *fasthttp.RequestCtx) (engine.UUID, bool) {
-	p := ctx.Request.URI().PathOriginal()
+	p := ctx.Request.URI().Path()
 	var seg []byte
 	if len(p) > len(usersPrefix) {
 		seg = p[len(usersPrefix):]
