@@ -58,7 +58,7 @@ func engineStatus(err error) (status int, detail string, retry bool) {
 	case engine.ErrInvalid:
 		return fasthttp.StatusBadRequest, "Invalid request", false
 	case engine.ErrOverloaded:
-		return fasthttp.StatusServiceUnavailable, "Server overloaded, retry later", true
+		return fasthttp.StatusServiceUnavailable, "Server overloaded: query pool and queue are full (raise -pool-size/-queue-depth or add instances); retry later", true
 	case engine.ErrUnavailable:
 		return fasthttp.StatusServiceUnavailable, "Database unavailable, retry later", true
 	case engine.ErrClosed:
@@ -81,7 +81,9 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, route string, err error) {
 	if status == fasthttp.StatusInternalServerError {
 		level = slog.LevelError
 	}
-	s.log.Log(context.Background(), level, "request failed", "route", route, "status", status, "err", err)
+	if s.log.Enabled(context.Background(), level) { // no argument boxing per 503 in a spike
+		s.log.Log(context.Background(), level, "request failed", "route", route, "status", status, "err", err)
+	}
 	writeDetail(ctx, status, detail)
 }
 

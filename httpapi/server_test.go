@@ -437,7 +437,7 @@ func TestStreamUsers(t *testing.T) {
 		assert.Equal(t, 503, resp.StatusCode, "accept %s: %s", accept, body)
 		assert.Equal(t, "1", resp.Header.Get("Retry-After"))
 		assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
-		assert.Equal(t, "Server overloaded, retry later", decode[detailJSON](t, body).Detail)
+		assert.Equal(t, "Server overloaded: query pool and queue are full (raise -pool-size/-queue-depth or add instances); retry later", decode[detailJSON](t, body).Detail)
 	}
 }
 
@@ -620,7 +620,7 @@ func TestEngineErrorMapping(t *testing.T) {
 		retry  bool
 		detail string
 	}{
-		{wrapped(engine.ErrOverloaded), 503, true, "Server overloaded, retry later"},
+		{wrapped(engine.ErrOverloaded), 503, true, "Server overloaded: query pool and queue are full (raise -pool-size/-queue-depth or add instances); retry later"},
 		{wrapped(engine.ErrUnavailable), 503, true, "Database unavailable, retry later"},
 		{wrapped(engine.ErrClosed), 503, true, "Server shutting down, retry later"},
 		{wrapped(engine.ErrTimeout), 504, false, "Database request timed out"},
