@@ -19,7 +19,8 @@
 #   CASSANDRA_VERSION     cassandra-all version from Maven Central (default 5.0.8)
 #   CASSANDRA_CACHE_DIR   jar cache (default ${XDG_CACHE_HOME:-~/.cache}/userapi-cassandra)
 #   CASSANDRA_DATA_DIR    data, logs, pid files (default ${XDG_DATA_HOME:-~/.local/share}/userapi-cassandra)
-#   CASSANDRA_NODES       how many nodes: 127.0.0.1 .. 127.0.0.N (default 1)
+#   CASSANDRA_NODES       how many nodes (default 1); more than one form the cluster
+#                         "ring" on 127.0.0.11 .. (unless CASSANDRA_CLUSTER/_ADDR_BASE say otherwise)
 #   CASSANDRA_NODE        act on this node number only (default: all of 1..CASSANDRA_NODES)
 #   CASSANDRA_CLUSTER     a separate cluster (own name, data dir, addresses); default: the main one
 #   CASSANDRA_ADDR_BASE   last octet of node 1's address (default 1: 127.0.0.1; node k is BASE+k-1)
@@ -37,6 +38,13 @@ DATA_DIR=${CASSANDRA_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/userapi-cass
 NODES=${CASSANDRA_NODES:-1}
 CLUSTER=${CASSANDRA_CLUSTER:-}
 ADDR_BASE=${CASSANDRA_ADDR_BASE:-1}
+# Several nodes form their own cluster ("ring", 127.0.0.11 and up) unless
+# told otherwise: joining nodes to the single dev node on 127.0.0.1 would
+# leave that node, once started alone again, owning a third of its ring.
+if [ "$NODES" -gt 1 ] && [ -z "$CLUSTER" ]; then
+  CLUSTER=ring
+  ADDR_BASE=${CASSANDRA_ADDR_BASE:-11}
+fi
 [ -n "$CLUSTER" ] && DATA_DIR="$DATA_DIR/clusters/$CLUSTER"
 WAIT_TIMEOUT=${CASSANDRA_WAIT_TIMEOUT:-180}
 COMMITLOG_SYNC=${CASSANDRA_COMMITLOG_SYNC:-group}
