@@ -67,13 +67,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("warm-up did not finish: %w", ctx.Err())
 	}
 
-	var before ProcSample
-	var reset bool
-	if cfg.WatchPID > 0 {
-		reset = ResetPeakRSS(cfg.WatchPID) == nil
-		if before, err = ReadProc(cfg.WatchPID); err != nil {
-			return nil, err
-		}
+	watch, err := watchProc(cfg.WatchPID)
+	if err != nil {
+		return nil, err
 	}
 	read0, written0, conns0 := c.net.read.Load(), c.net.written.Load(), c.net.dials.Load()
 	p := plan{
@@ -89,12 +85,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.WatchPID > 0 {
-		after, err := ReadProc(cfg.WatchPID)
-		if err != nil {
-			return nil, err
-		}
-		res.Server = usage(before, after, res.Responses, reset)
+	if res.Server, err = watch.usage(res.Responses); err != nil {
+		return nil, err
 	}
 	res.BytesRead = c.net.read.Load() - read0
 	res.BytesWritten = c.net.written.Load() - written0

@@ -94,6 +94,37 @@ func ResetPeakRSS(pid int) error {
 	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
 }
 
+// procWatch measures a watched process (the server) across a run.
+type procWatch struct {
+	pid    int // 0: nothing watched
+	before ProcSample
+	reset  bool // the peak RSS was reset at the start
+}
+
+func watchProc(pid int) (procWatch, error) {
+	w := procWatch{pid: pid}
+	if pid <= 0 {
+		return w, nil
+	}
+	w.reset = ResetPeakRSS(pid) == nil
+	var err error
+	w.before, err = ReadProc(pid)
+	return w, err
+}
+
+// usage samples the process again and returns its cost over the run
+// (nil when nothing is watched).
+func (w procWatch) usage(requests int64) (*ProcUsage, error) {
+	if w.pid <= 0 {
+		return nil, nil
+	}
+	after, err := ReadProc(w.pid)
+	if err != nil {
+		return nil, err
+	}
+	return usage(w.before, after, requests, w.reset), nil
+}
+
 // usage turns two samples around a run into a ProcUsage.
 func usage(before, after ProcSample, requests int64, reset bool) *ProcUsage {
 	u := &ProcUsage{

@@ -211,13 +211,9 @@ func RunRaw(ctx context.Context, cfg RawConfig) (*Result, error) {
 		}
 	}
 
-	var before ProcSample
-	var reset bool
-	if cfg.WatchPID > 0 {
-		reset = ResetPeakRSS(cfg.WatchPID) == nil
-		if before, err = ReadProc(cfg.WatchPID); err != nil {
-			return nil, err
-		}
+	watch, err := watchProc(cfg.WatchPID)
+	if err != nil {
+		return nil, err
 	}
 	names := make([]string, len(rr.ops))
 	for i, op := range rr.ops {
@@ -238,12 +234,8 @@ func RunRaw(ctx context.Context, cfg RawConfig) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.WatchPID > 0 {
-		after, err := ReadProc(cfg.WatchPID)
-		if err != nil {
-			return nil, err
-		}
-		res.Server = usage(before, after, res.Responses, reset)
+	if res.Server, err = watch.usage(res.Responses); err != nil {
+		return nil, err
 	}
 	res.Mode = "raw"
 	res.Target = "cql://" + net.JoinHostPort(cfg.Hosts[0], strconv.Itoa(cfg.Port)) + "/" + cfg.Keyspace

@@ -192,3 +192,33 @@ func startCPUProfile(path string) (func(), error) {
 		f.Close()
 	}, nil
 }
+
+// scenarioFlags reads -scenario and -mix, which only -scenario mix takes.
+func scenarioFlags(fs *flag.FlagSet, scenario, mix string) (bench.Scenario, bench.Mix, error) {
+	sc := bench.Scenario(strings.ToLower(scenario))
+	if sc != bench.Mixed {
+		if isSet(fs, "mix") {
+			return sc, nil, badFlag("mix", "applies to -scenario mix only")
+		}
+		return sc, nil, nil
+	}
+	m, err := bench.ParseMix(mix)
+	if err != nil {
+		return sc, m, asUsage(err)
+	}
+	return sc, m, nil
+}
+
+// profiled runs a load under an optional CPU profile and writes its report.
+func profiled(cpuProfile string, run func() (*bench.Result, error), stdout io.Writer, format, out string) error {
+	stopProfile, err := startCPUProfile(cpuProfile)
+	if err != nil {
+		return err
+	}
+	res, err := run()
+	stopProfile()
+	if err != nil {
+		return asUsage(err)
+	}
+	return writeOut(stdout, res, format, out)
+}

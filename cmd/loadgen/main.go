@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -220,13 +219,8 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	cfg.Headers = headers
-	cfg.Scenario = bench.Scenario(strings.ToLower(scenario))
-	if cfg.Scenario == bench.Mixed {
-		if cfg.Mix, err = bench.ParseMix(mix); err != nil {
-			return asUsage(err)
-		}
-	} else if isSet(fs, "mix") {
-		return badFlag("mix", "applies to -scenario mix only")
+	if cfg.Scenario, cfg.Mix, err = scenarioFlags(fs, scenario, mix); err != nil {
+		return err
 	}
 	if len(labels) > 0 {
 		cfg.Labels = labels
@@ -235,14 +229,5 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if !quiet && isTerminal(os.Stderr) {
 		cfg.Progress = stderr
 	}
-	stopProfile, err := startCPUProfile(cpuProfile)
-	if err != nil {
-		return err
-	}
-	res, err := bench.Run(ctx, cfg)
-	stopProfile()
-	if err != nil {
-		return asUsage(err)
-	}
-	return writeOut(stdout, res, format, out)
+	return profiled(cpuProfile, func() (*bench.Result, error) { return bench.Run(ctx, cfg) }, stdout, format, out)
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/userapi/userapi/bench"
@@ -95,13 +94,8 @@ func runRaw(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := checkFormat(format); err != nil {
 		return err
 	}
-	cfg.Scenario = bench.Scenario(strings.ToLower(scenario))
-	if cfg.Scenario == bench.Mixed {
-		if cfg.Mix, err = bench.ParseMix(mix); err != nil {
-			return asUsage(err)
-		}
-	} else if isSet(fs, "mix") {
-		return badFlag("mix", "applies to -scenario mix only")
+	if cfg.Scenario, cfg.Mix, err = scenarioFlags(fs, scenario, mix); err != nil {
+		return err
 	}
 	if len(labels) > 0 {
 		cfg.Labels = labels
@@ -109,14 +103,5 @@ func runRaw(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if !quiet && isTerminal(os.Stderr) {
 		cfg.Progress = stderr
 	}
-	stopProfile, err := startCPUProfile(profile)
-	if err != nil {
-		return err
-	}
-	res, err := bench.RunRaw(ctx, cfg)
-	stopProfile()
-	if err != nil {
-		return asUsage(err)
-	}
-	return writeOut(stdout, res, format, out)
+	return profiled(profile, func() (*bench.Result, error) { return bench.RunRaw(ctx, cfg) }, stdout, format, out)
 }
