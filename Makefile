@@ -46,7 +46,8 @@ vet:
 	$(GO) vet -tags integration $(PKGS)
 	$(GO) vet -tags faults $(PKGS)
 
-lint: fmt-check vet ## gofmt, go vet, docs-vs-flags check (staticcheck too when installed)
+lint: fmt-check vet ## gofmt, go vet, source-in-git and docs-vs-flags checks (staticcheck too when installed)
+	scripts/check-tracked.sh
 	scripts/check-docs.sh
 	@if command -v staticcheck >/dev/null; then staticcheck $(PKGS); fi
 

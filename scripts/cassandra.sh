@@ -138,14 +138,21 @@ EOF
   log "cached $(ls "$LIB_DIR" | wc -l) jars"
 }
 
-# cqlping answers whether CQL works on an address; built once from cmd/cqlping.
+# cqlping answers whether CQL works on an address. It is built from this
+# checkout's cmd/cqlping on every run of this script (the Go build cache makes
+# that a link step), so a binary left from an earlier checkout never stands in
+# for source that git lacks.
 CQLPING="$CACHE_DIR/bin/cqlping"
+CQLPING_BUILT=0
 ensure_cqlping() {
-  local src="$ROOT_DIR/cmd/cqlping/main.go"
-  if [ -x "$CQLPING" ] && [ "$CQLPING" -nt "$src" ]; then return 0; fi
+  [ "$CQLPING_BUILT" = 1 ] && return 0
+  [ -f "$ROOT_DIR/cmd/cqlping/main.go" ] ||
+    die "the CQL readiness probe's source $ROOT_DIR/cmd/cqlping/main.go is missing: is the checkout complete? (git status)"
   command -v go >/dev/null || die "go is needed to build the CQL readiness probe (cmd/cqlping)"
   mkdir -p "$CACHE_DIR/bin"
+  rm -f "$CQLPING"
   (cd "$ROOT_DIR" && go build -o "$CQLPING" ./cmd/cqlping) || die "building cmd/cqlping failed"
+  CQLPING_BUILT=1
 }
 
 # --- configuration -----------------------------------------------------------
