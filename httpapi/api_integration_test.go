@@ -122,9 +122,15 @@ func TestAPIAgainstCassandra(t *testing.T) {
 		resp, body := api.do(t, "GET", "/users/"+newUUID().String(), "")
 		assert.Equal(t, 404, resp.StatusCode)
 		assert.Equal(t, `{"detail":"User not found"}`, string(body))
-		resp, body = api.do(t, "GET", "/users/not-a-uuid", "")
-		assert.Equal(t, 400, resp.StatusCode)
-		assert.Equal(t, `{"detail":"Invalid user ID format"}`, string(body))
+		// Each route keeps the original's own text for a malformed id.
+		for method, want := range map[string]string{
+			"GET": "Invalid UUID", "PUT": "Invalid user ID format",
+			"PATCH": "Invalid user ID format", "DELETE": "Invalid user ID format",
+		} {
+			resp, body = api.do(t, method, "/users/not-a-uuid", map[string]string{"PUT": "{}", "PATCH": "{}"}[method])
+			assert.Equal(t, 400, resp.StatusCode, "%s: %s", method, body)
+			assert.Equal(t, `{"detail":"`+want+`"}`, string(body), method)
+		}
 	})
 
 	t.Run("create validation writes nothing", func(t *testing.T) {

@@ -183,10 +183,10 @@ func openAPISpec() obj {
 
 	userResp := resp("The user", ref("UserResponse"))
 	notFound := errResp("User not found")
-	badID := errResp("Invalid user ID format")
+	badID := errResp("Malformed user id: `{\"detail\": \"Invalid user ID format\"}`")
 	userPath := obj{
 		"get": op("users", "get_user", "Get a user", "", []obj{userIDParam, consistencyParam}, nil,
-			withErrors(obj{"200": userResp, "400": badID, "404": notFound})),
+			withErrors(obj{"200": userResp, "400": errResp("Malformed user id: `{\"detail\": \"Invalid UUID\"}`"), "404": notFound})),
 		"put": op("users", "update_user", "Update a user (partial merge)",
 			"Absent or null fields keep their value; `{}` is accepted. `updated_at` always moves forward. "+
 				"An update never re-creates a deleted user.",

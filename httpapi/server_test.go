@@ -157,7 +157,7 @@ func TestGetUser(t *testing.T) {
 		"%2e%2e", "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz", "batch"} {
 		resp, body = ts.do(t, "GET", "/users/"+bad, "")
 		assert.Equal(t, 400, resp.StatusCode, "id %q: %s", bad, body)
-		assert.Equal(t, `{"detail":"Invalid user ID format"}`, string(body), "id %q", bad)
+		assert.Equal(t, `{"detail":"Invalid UUID"}`, string(body), "GET of id %q: the original's text for this route", bad)
 	}
 }
 
@@ -664,7 +664,8 @@ func TestRouting(t *testing.T) {
 		{"GET", "/users/../health", 404, `{"detail":"Not Found"}`, ""},
 		{"GET", "/", 404, `{"detail":"Not Found"}`, ""},
 		{"DELETE", "/users", 405, `{"detail":"Method Not Allowed"}`, "GET, POST"},
-		{"GET", "/users/batch", 400, `{"detail":"Invalid user ID format"}`, ""},
+		{"GET", "/users/batch", 400, `{"detail":"Invalid UUID"}`, ""},
+		{"DELETE", "/users/batch", 400, `{"detail":"Invalid user ID format"}`, ""},
 		{"POST", "/health", 405, `{"detail":"Method Not Allowed"}`, "GET"},
 		{"OPTIONS", "/users", 405, `{"detail":"Method Not Allowed"}`, "GET, POST"},
 		{"POST", "/users/" + newUUID().String(), 405, `{"detail":"Method Not Allowed"}`, "DELETE, GET, PATCH, PUT"},

@@ -31,12 +31,18 @@ func writeUser(ctx *fasthttp.RequestCtx, status int, u *engine.User) {
 	releaseBuf(b)
 }
 
-// pathID parses the {user_id} segment. Validation of the id comes after the
-// header and body, matching FastAPI, where the id is checked in the handler.
+// detailInvalidUUID is what GET /users/{id} answers for a malformed id: the
+// original's text for that route, which its clients read. PUT, PATCH and
+// DELETE answer detailInvalidID, as the original does.
+const detailInvalidUUID = "Invalid UUID"
+
+// pathID parses the {user_id} segment; a malformed one is a 400 with detail.
+// Validation of the id comes after the header and body, matching FastAPI,
+// where the id is checked in the handler.
 // The segment is read from the decoded, normalised path, so that a
 // percent-encoded id means the same as a plain one; for the canonical paths
 // the fast path in serve takes, both forms are the same bytes.
-func pathID(ctx *fasthttp.RequestCtx) (engine.UUID, bool) {
+func pathID(ctx *fasthttp.RequestCtx, detail string) (engine.UUID, bool) {
 	p := ctx.Request.URI().Path()
 	var seg []byte
 	if len(p) > len(usersPrefix) {
@@ -44,7 +50,7 @@ func pathID(ctx *fasthttp.RequestCtx) (engine.UUID, bool) {
 	}
 	id, err := engine.ParseUUIDBytes(seg)
 	if err != nil {
-		writeDetail(ctx, fasthttp.StatusBadRequest, detailInvalidID)
+		writeDetail(ctx, fasthttp.StatusBadRequest, detail)
 		return id, false
 	}
 	return id, true
@@ -75,20 +81,21 @@ func (s *Server) createUser(ctx *fasthttp.RequestCtx, route string) {
 }
 
 // targetUser reads what GET and DELETE /users/{id} share: the consistency
-// header and the id. When it returns false it has written the answer.
-func targetUser(ctx *fasthttp.RequestCtx) (engine.UUID, engine.Options, bool) {
+// header and the id (badID: the detail of a malformed one). When it returns
+// false it has written the answer.
+func targetUser(ctx *fasthttp.RequestCtx, badID string) (engine.UUID, engine.Options, bool) {
 	var errs problems
 	opt := options(ctx, &errs)
 	if len(errs) > 0 {
 		errs.write(ctx)
 		return engine.UUID{}, opt, false
 	}
-	id, ok := pathID(ctx)
+	id, ok := pathID(ctx, badID)
 	return id, opt, ok
 }
 
 func (s *Server) getUser(ctx *fasthttp.RequestCtx, route string) {
-	id, opt, ok := targetUser(ctx)
+	id, opt, ok := targetUser(ctx, detailInvalidUUID)
 	if !ok {
 		return
 	}
@@ -153,7 +160,7 @@ func (s *Server) updateUser(ctx *fasthttp.RequestCtx, route string) {
 		errs.write(ctx)
 		return
 	}
-	id, ok := pathID(ctx)
+	id, ok := pathID(ctx, detailInvalidID)
 	if !ok {
 		return
 	}
@@ -168,7 +175,7 @@ func (s *Server) updateUser(ctx *fasthttp.RequestCtx, route string) {
 }
 
 func (s *Server) deleteUser(ctx *fasthttp.RequestCtx, route string) {
-	id, opt, ok := targetUser(ctx)
+	id, opt, ok := targetUser(ctx, detailInvalidID)
 	if !ok {
 		return
 	}
