@@ -32,7 +32,7 @@ func TestPlainLoopAllocations(t *testing.T) {
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 
-	cfg, err := Config{URL: "http://" + ln.Addr().String() + "/", Requests: 1, KeepAlive: true}.withDefaults()
+	cfg, err := Config{URL: "http://" + ln.Addr().String() + "/", KeepAlive: true, Load: Load{Requests: 1}}.withDefaults()
 	require.NoError(t, err)
 	u, _ := url.Parse(cfg.URL)
 	w := newPlainWorker(cfg, newClient(cfg, u))
@@ -54,7 +54,7 @@ func TestPlainLoopAllocations(t *testing.T) {
 func TestScenarioRequestBuildingAllocations(t *testing.T) {
 	s := startStub(t)
 	for _, sc := range []Scenario{Get, Create, Batch, Update, List, Delete} {
-		cfg, err := Config{URL: s.url, Scenario: sc, Requests: 2000, KeepAlive: true, Warmup: 20}.withDefaults()
+		cfg, err := Config{URL: s.url, KeepAlive: true, Load: Load{Scenario: sc, Requests: 2000, Warmup: 20}}.withDefaults()
 		require.NoError(t, err)
 		u, _ := url.Parse(cfg.URL)
 		scen, err := newAPIScenario(context.Background(), cfg, newClient(cfg, u), u)

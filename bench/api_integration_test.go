@@ -84,8 +84,8 @@ func TestScenariosAgainstAPI(t *testing.T) {
 	} {
 		t.Run(string(tc.scenario), func(t *testing.T) {
 			res, err := Run(ctx, Config{
-				URL: url, Scenario: tc.scenario, Mix: tc.mix, Requests: 300, Concurrency: 8,
-				KeepAlive: true, Warmup: 100, Timeout: 10 * time.Second,
+				URL: url, KeepAlive: true,
+				Load: Load{Scenario: tc.scenario, Mix: tc.mix, Requests: 300, Concurrency: 8, Warmup: 100, Timeout: 10 * time.Second},
 			})
 			require.NoError(t, err, "scenario %s", tc.scenario)
 			assert.Equal(t, int64(300), res.Responses, "scenario %s: answers (errors %v)", tc.scenario, res.Errors)

@@ -23,7 +23,7 @@ func BenchmarkPlainRequest(b *testing.B) {
 		_ = ServeNoop(ctx, ln)
 	}()
 	defer func() { cancel(); <-done }()
-	cfg, err := Config{URL: "http://" + ln.Addr().String() + "/", Requests: 1, KeepAlive: true}.withDefaults()
+	cfg, err := Config{URL: "http://" + ln.Addr().String() + "/", KeepAlive: true, Load: Load{Requests: 1}}.withDefaults()
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"strconv"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -33,8 +33,130 @@ type Header struct {
 	Key, Value string
 }
 
-// Config describes one HTTP load run. The zero value of a field means its
-// default; Run validates the whole.
+// Load is what an HTTP run (Config) and a raw run (RawConfig) share: how
+// much load for how long, the scenario, what to watch and how to label the
+// result. The zero value of a field means its default.
+type Load struct {
+	// When to stop: after Requests requests, after Duration, whichever
+	// comes first; at least one must be set. TimeLimit caps the whole run,
+	// warm-up included, and ends it early without an error.
+	Requests  int64
+	Duration  time.Duration
+	TimeLimit time.Duration
+
+	Concurrency int // connections or CQL callers with a request in flight; default 1
+
+	// Rate, when positive, sends Rate requests per second in total on a
+	// fixed schedule; latency then counts from each request's intended send
+	// time. Requests still unsent Timeout after the schedule ends are
+	// reported as Unsent.
+	Rate    float64
+	Timeout time.Duration // per request; default 10s
+
+	Scenario Scenario
+	Mix      Mix // weights for the mix scenario; default read=80,write=20
+
+	// Warmup is, for a scenario that needs ids, the number of users (raw:
+	// rows) created before measuring (default 1000); in HTTP plain mode,
+	// the number of unmeasured requests sent first (default 0).
+	Warmup int
+
+	// Threads, when positive, is GOMAXPROCS for the duration of the run
+	// (wrk's -t). The run restores the previous value.
+	Threads int
+
+	// AllowRemote permits a target outside 127.0.0.0/8 and ::1.
+	AllowRemote bool
+
+	// WatchPID, when positive, is a process (the server) whose CPU time and
+	// peak RSS over the measured phase go into Result.Server. loadgen's own
+	// CPU time always goes into Result.Client.
+	WatchPID int
+
+	// Progress, when non-nil, receives a status line every second once the
+	// run has lasted 3 seconds; pass a terminal, not a log file.
+	Progress io.Writer
+
+	Labels map[string]string // copied into the JSON summary
+	Seed   uint64            // body and id choice; 0 picks one
+}
+
+// withDefaults checks and completes the fields every run shares; the
+// caller checks which scenarios it can run.
+func (l Load) withDefaults() (Load, error) {
+	if l.Concurrency == 0 {
+		l.Concurrency = 1
+	}
+	if l.Concurrency < 0 || l.Concurrency > maxConcurrency {
+		return l, fieldErr("Concurrency", "must be between 1 and %d, not %d", maxConcurrency, l.Concurrency)
+	}
+	if l.Requests < 0 {
+		return l, fieldErr("Requests", "must not be negative")
+	}
+	if l.Duration < 0 || l.TimeLimit < 0 {
+		return l, fieldErr("Duration", "must not be negative")
+	}
+	if l.Requests == 0 && l.Duration == 0 && l.TimeLimit == 0 {
+		return l, fieldErr("Requests", "set a request count, a duration or a time limit")
+	}
+	if l.Rate < 0 {
+		return l, fieldErr("Rate", "must not be negative")
+	}
+	if l.Rate > 0 && l.Requests == 0 && l.Duration == 0 {
+		return l, fieldErr("Rate", "needs a request count or a duration to fix the schedule")
+	}
+	if l.Timeout == 0 {
+		l.Timeout = defaultTimeout
+	}
+	if l.Timeout < 0 {
+		return l, fieldErr("Timeout", "must be positive")
+	}
+	if l.Threads < 0 {
+		return l, fieldErr("Threads", "must not be negative")
+	}
+	if l.Warmup < 0 {
+		return l, fieldErr("Warmup", "must not be negative")
+	}
+	if l.Scenario == Mixed {
+		if len(l.Mix) == 0 {
+			l.Mix = DefaultMix()
+		}
+		if err := l.Mix.validate(); err != nil {
+			return l, err
+		}
+	}
+	if l.Scenario != Plain && l.Warmup == 0 {
+		l.Warmup = defaultWarmupIDs
+	}
+	return l, nil
+}
+
+// plan is the driver's part of the load, for the given operations.
+func (l Load) plan(ops []string) plan {
+	return plan{
+		concurrency: l.Concurrency,
+		requests:    l.Requests,
+		duration:    l.Duration,
+		rate:        l.Rate,
+		grace:       l.Timeout,
+		ops:         ops,
+		progress:    l.Progress,
+	}
+}
+
+// describe copies the load's description into a finished run's result.
+func (l Load) describe(res *Result) {
+	res.Scenario = string(l.Scenario)
+	if l.Scenario == Mixed {
+		res.Mix = l.Mix.String()
+	}
+	res.Concurrency = l.Concurrency
+	res.Threads = runtime.GOMAXPROCS(0) // as set for the run
+	res.Rate = l.Rate
+	res.Labels = l.Labels
+}
+
+// Config describes one HTTP load run; Run validates it.
 type Config struct {
 	// URL is the request URL in plain mode, and the API's base URL
 	// (scheme, host, optional path prefix) for a scenario.
@@ -44,51 +166,11 @@ type Config struct {
 	ContentType string // default application/json when Body is set
 	Headers     []Header
 
-	// When to stop: after Requests requests, after Duration, whichever
-	// comes first; at least one must be set. TimeLimit caps the whole run,
-	// warm-up included, and ends it early without an error.
-	Requests  int64
-	Duration  time.Duration
-	TimeLimit time.Duration
+	KeepAlive bool // reuse connections; off, every request opens one (ab without -k)
+	BatchSize int  // users per POST /users/batch; default 10
+	ListLimit int  // rows per page for list; default 20
 
-	Concurrency int // connections (and requests in flight); default 1
-
-	// Rate, when positive, sends Rate requests per second in total on a
-	// fixed schedule; latency then counts from each request's intended send
-	// time. Requests still unsent Timeout after the schedule ends are
-	// reported as Unsent.
-	Rate float64
-
-	KeepAlive bool          // reuse connections; off, every request opens one (ab without -k)
-	Timeout   time.Duration // per request; default 10s
-
-	Scenario  Scenario
-	Mix       Mix // weights for the mix scenario; default read=80,write=20
-	BatchSize int // users per POST /users/batch; default 10
-	ListLimit int // rows per page for list; default 20
-
-	// Warmup is, in plain mode, the number of unmeasured requests sent
-	// first; in a scenario that needs ids, the number of users created
-	// before measuring (default 1000).
-	Warmup int
-
-	// Threads, when positive, is GOMAXPROCS for the duration of the run
-	// (wrk's -t). Run restores the previous value.
-	Threads int
-
-	// AllowRemote permits a target outside 127.0.0.0/8 and ::1.
-	AllowRemote bool
-
-	// WatchPID, when positive, is a process (the server) whose CPU time and
-	// peak RSS over the measured phase go into Result.Server.
-	WatchPID int
-
-	// Progress, when non-nil, receives a status line every second once the
-	// run has lasted 3 seconds; pass a terminal, not a log file.
-	Progress io.Writer
-
-	Labels map[string]string // copied into the JSON summary
-	Seed   uint64            // body and id choice; 0 picks one
+	Load
 }
 
 // ConfigError reports an invalid Config field; cmd/loadgen maps Field to
@@ -123,39 +205,6 @@ func (cfg Config) withDefaults() (Config, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return cfg, fieldErr("URL", "%q is not an http:// or https:// URL with a host", cfg.URL)
 	}
-	if cfg.Concurrency == 0 {
-		cfg.Concurrency = 1
-	}
-	if cfg.Concurrency < 0 || cfg.Concurrency > maxConcurrency {
-		return cfg, fieldErr("Concurrency", "must be between 1 and %d, not %d", maxConcurrency, cfg.Concurrency)
-	}
-	if cfg.Requests < 0 {
-		return cfg, fieldErr("Requests", "must not be negative")
-	}
-	if cfg.Duration < 0 || cfg.TimeLimit < 0 {
-		return cfg, fieldErr("Duration", "must not be negative")
-	}
-	if cfg.Requests == 0 && cfg.Duration == 0 && cfg.TimeLimit == 0 {
-		return cfg, fieldErr("Requests", "set a request count, a duration or a time limit")
-	}
-	if cfg.Rate < 0 {
-		return cfg, fieldErr("Rate", "must not be negative")
-	}
-	if cfg.Rate > 0 && cfg.Requests == 0 && cfg.Duration == 0 {
-		return cfg, fieldErr("Rate", "needs a request count or a duration to fix the schedule")
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = defaultTimeout
-	}
-	if cfg.Timeout < 0 {
-		return cfg, fieldErr("Timeout", "must be positive")
-	}
-	if cfg.Threads < 0 {
-		return cfg, fieldErr("Threads", "must not be negative")
-	}
-	if cfg.Warmup < 0 {
-		return cfg, fieldErr("Warmup", "must not be negative")
-	}
 	switch cfg.Scenario {
 	case Plain:
 		if cfg.Method == "" {
@@ -172,6 +221,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	default:
 		return cfg, fieldErr("Scenario", "unknown scenario %q (want one of %s)", cfg.Scenario, scenarioNames())
 	}
+	if cfg.Load, err = cfg.Load.withDefaults(); err != nil {
+		return cfg, err
+	}
 	if cfg.Body != nil && cfg.ContentType == "" {
 		cfg.ContentType = "application/json"
 	}
@@ -187,17 +239,6 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.ListLimit < 1 || cfg.ListLimit > maxListLimit {
 		return cfg, fieldErr("ListLimit", "must be between 1 and %d, not %d", maxListLimit, cfg.ListLimit)
 	}
-	if cfg.Scenario == Mixed {
-		if len(cfg.Mix) == 0 {
-			cfg.Mix = DefaultMix()
-		}
-		if err := cfg.Mix.validate(); err != nil {
-			return cfg, err
-		}
-	}
-	if cfg.Scenario != Plain && cfg.Warmup == 0 {
-		cfg.Warmup = defaultWarmupIDs
-	}
 	return cfg, nil
 }
 
@@ -207,84 +248,4 @@ func scenarioNames() string {
 		names[i] = string(s)
 	}
 	return strings.Join(names, ", ")
-}
-
-// MixEntry is one weighted operation of a mix.
-type MixEntry struct {
-	Op     Scenario
-	Weight int
-}
-
-// Mix is a weighted choice of operations; see ParseMix.
-type Mix []MixEntry
-
-// DefaultMix is 80% get-by-id, 20% create.
-func DefaultMix() Mix { return Mix{{Get, 80}, {Create, 20}} }
-
-// ParseMix reads "read=80,write=20" or any of get, create, batch, update,
-// list, delete with integer weights; read means get and write means create.
-func ParseMix(s string) (Mix, error) {
-	var m Mix
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		name, w, ok := strings.Cut(part, "=")
-		if !ok {
-			return nil, fieldErr("Mix", "%q is not op=weight", part)
-		}
-		weight, err := strconv.Atoi(strings.TrimSpace(w))
-		if err != nil || weight < 0 {
-			return nil, fieldErr("Mix", "weight %q of %s is not a non-negative integer", w, name)
-		}
-		op := Scenario(strings.ToLower(strings.TrimSpace(name)))
-		switch op {
-		case "read":
-			op = Get
-		case "write":
-			op = Create
-		}
-		m = append(m, MixEntry{op, weight})
-	}
-	return m, m.validate()
-}
-
-func (m Mix) validate() error {
-	total := 0
-	seen := map[Scenario]bool{}
-	for _, e := range m {
-		switch e.Op {
-		case Get, Create, Batch, Update, List, Delete:
-		default:
-			return fieldErr("Mix", "unknown operation %q (want read, write, get, create, batch, update, list or delete)", e.Op)
-		}
-		if seen[e.Op] {
-			return fieldErr("Mix", "operation %s appears twice", e.Op)
-		}
-		seen[e.Op] = true
-		total += e.Weight
-	}
-	if total <= 0 {
-		return fieldErr("Mix", "weights must add up to more than zero")
-	}
-	return nil
-}
-
-// String renders the mix the way ParseMix reads it.
-func (m Mix) String() string {
-	parts := make([]string, len(m))
-	for i, e := range m {
-		parts[i] = fmt.Sprintf("%s=%d", e.Op, e.Weight)
-	}
-	return strings.Join(parts, ",")
-}
-
-func (m Mix) weight(op Scenario) int {
-	for _, e := range m {
-		if e.Op == op {
-			return e.Weight
-		}
-	}
-	return 0
 }

@@ -60,32 +60,23 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if scen, err = newAPIScenario(ctx, cfg, c, u); err != nil {
 			return nil, err
 		}
-		ops = scen.opNames()
+		ops = scen.ops.names()
 		newWorker = scen.newWorker
 	}
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("warm-up did not finish: %w", ctx.Err())
 	}
 
-	watch, err := watchProc(cfg.WatchPID)
+	m, err := startMeasure(cfg.WatchPID)
 	if err != nil {
 		return nil, err
 	}
 	read0, written0, conns0 := c.net.read.Load(), c.net.written.Load(), c.net.dials.Load()
-	p := plan{
-		concurrency: cfg.Concurrency,
-		requests:    cfg.Requests,
-		duration:    cfg.Duration,
-		rate:        cfg.Rate,
-		grace:       cfg.Timeout,
-		ops:         ops,
-		progress:    cfg.Progress,
-	}
-	res, err := p.run(ctx, newWorker)
+	res, err := cfg.plan(ops).run(ctx, newWorker)
 	if err != nil {
 		return nil, err
 	}
-	if res.Server, err = watch.usage(res.Responses); err != nil {
+	if err := m.finish(res); err != nil {
 		return nil, err
 	}
 	res.BytesRead = c.net.read.Load() - read0
@@ -95,18 +86,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if scen != nil {
 		res.Setup = scen.setup.Load()
 	}
+	cfg.describe(res)
 	res.Mode = "http"
 	res.Target = cfg.URL
 	res.Method = cfg.Method
-	res.Scenario = string(cfg.Scenario)
-	if cfg.Scenario == Mixed {
-		res.Mix = cfg.Mix.String()
-	}
-	res.Concurrency = cfg.Concurrency
-	res.Threads = runtime.GOMAXPROCS(0) // as set for the run
-	res.Rate = cfg.Rate
 	res.KeepAlive = cfg.KeepAlive
-	res.Labels = cfg.Labels
 	res.DocumentPath = u.RequestURI()
 	for _, w := range plainWorkers {
 		if w.seen {

@@ -1,103 +1,33 @@
 package bench
 
 import (
-	"bytes"
-	"encoding/binary"
-	"fmt"
 	"os"
-	"strconv"
-	"strings"
-	"sync"
+
+	"github.com/userapi/userapi/internal/proc"
 )
 
-// ProcUsage is what a watched process (the server) spent during a run.
+// ProcUsage is what a process spent during a run's measured phase: the
+// watched server (Result.Server) or loadgen itself (Result.Client).
 type ProcUsage struct {
 	PID        int     `json:"pid"`
 	CPUSeconds float64 `json:"cpu_seconds"` // user + system
 	// CPUPerRequestMicros is CPUSeconds over the run's answered requests:
-	// the cost of one request to the server, the number to drive down.
+	// for the server, the cost of one request, the number to drive down;
+	// for a raw run's client, the driver's cost of one query.
 	CPUPerRequestMicros float64 `json:"cpu_us_per_request"`
-	// PeakRSSBytes is VmHWM at the end of the run. Run resets the mark
-	// first where the kernel allows (clear_refs), so it is this run's peak;
-	// PeakReset says whether that worked or the figure covers the process's
-	// whole life.
+	// PeakRSSBytes is VmHWM at the end of the run. For the server the
+	// mark is reset first where the kernel allows (clear_refs), so it is
+	// this run's peak; PeakReset says whether that worked or the figure
+	// covers the process's whole life.
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
 	PeakReset    bool  `json:"peak_reset"`
 	RSSBytes     int64 `json:"rss_bytes"`
 }
 
-// ProcSample is one reading of a process's counters.
-type ProcSample struct {
-	PID          int
-	CPUSeconds   float64
-	RSSBytes     int64
-	PeakRSSBytes int64
-}
-
-// ReadProc reads pid's CPU time from /proc/PID/stat and its resident and
-// peak resident memory from /proc/PID/status.
-func ReadProc(pid int) (ProcSample, error) {
-	s := ProcSample{PID: pid}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return s, fmt.Errorf("read cpu time of pid %d: %w", pid, err)
-	}
-	// The command name in field 2 may hold spaces and parentheses; the
-	// fields we want are counted from the last ')'.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return s, fmt.Errorf("parse /proc/%d/stat: no command name", pid)
-	}
-	fields := strings.Fields(string(stat[i+1:]))
-	// After ')': state(3) ... utime is field 14 and stime 15 of the whole
-	// line, so indexes 11 and 12 here.
-	if len(fields) < 13 {
-		return s, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(fields))
-	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return s, fmt.Errorf("parse /proc/%d/stat: utime %q stime %q", pid, fields[11], fields[12])
-	}
-	s.CPUSeconds = float64(utime+stime) / float64(clockTicks())
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return s, fmt.Errorf("read memory of pid %d: %w", pid, err)
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		switch k {
-		case "VmHWM":
-			s.PeakRSSBytes = parseKB(v)
-		case "VmRSS":
-			s.RSSBytes = parseKB(v)
-		}
-	}
-	return s, nil
-}
-
-func parseKB(v string) int64 {
-	f := strings.Fields(v)
-	if len(f) == 0 {
-		return 0
-	}
-	n, _ := strconv.ParseInt(f[0], 10, 64)
-	return n * 1024
-}
-
-// ResetPeakRSS sets pid's VmHWM back to its current RSS (Linux 4.0+,
-// needs permission to write /proc/PID/clear_refs).
-func ResetPeakRSS(pid int) error {
-	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
-}
-
-// procWatch measures a watched process (the server) across a run.
+// procWatch measures a process across a run's measured phase.
 type procWatch struct {
 	pid    int // 0: nothing watched
-	before ProcSample
+	before proc.Sample
 	reset  bool // the peak RSS was reset at the start
 }
 
@@ -106,9 +36,18 @@ func watchProc(pid int) (procWatch, error) {
 	if pid <= 0 {
 		return w, nil
 	}
-	w.reset = ResetPeakRSS(pid) == nil
+	w.reset = proc.ResetPeakRSS(pid) == nil
 	var err error
-	w.before, err = ReadProc(pid)
+	w.before, err = proc.Read(pid)
+	return w, err
+}
+
+// watchSelf measures loadgen itself; its peak RSS is left alone (the
+// warm-up's ids are part of what the client holds).
+func watchSelf() (procWatch, error) {
+	w := procWatch{pid: os.Getpid()}
+	var err error
+	w.before, err = proc.Read(w.pid)
 	return w, err
 }
 
@@ -118,7 +57,7 @@ func (w procWatch) usage(requests int64) (*ProcUsage, error) {
 	if w.pid <= 0 {
 		return nil, nil
 	}
-	after, err := ReadProc(w.pid)
+	after, err := proc.Read(w.pid)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +65,7 @@ func (w procWatch) usage(requests int64) (*ProcUsage, error) {
 }
 
 // usage turns two samples around a run into a ProcUsage.
-func usage(before, after ProcSample, requests int64, reset bool) *ProcUsage {
+func usage(before, after proc.Sample, requests int64, reset bool) *ProcUsage {
 	u := &ProcUsage{
 		PID:          after.PID,
 		CPUSeconds:   after.CPUSeconds - before.CPUSeconds,
@@ -140,20 +79,26 @@ func usage(before, after ProcSample, requests int64, reset bool) *ProcUsage {
 	return u
 }
 
-var clockTicks = sync.OnceValue(func() int64 {
-	// The kernel passes the tick rate to every process in the auxiliary
-	// vector (AT_CLKTCK); reading it avoids cgo's sysconf. 100 is what
-	// Linux uses nearly everywhere, and the fallback.
-	const atClkTck = 17
-	b, err := os.ReadFile("/proc/self/auxv")
-	if err == nil {
-		for i := 0; i+16 <= len(b); i += 16 {
-			k := binary.NativeEndian.Uint64(b[i:])
-			v := binary.NativeEndian.Uint64(b[i+8:])
-			if k == atClkTck && v > 0 {
-				return int64(v)
-			}
-		}
+// measured watches the server (pid, when positive) and loadgen itself
+// over a measured phase.
+type measured struct{ server, client procWatch }
+
+func startMeasure(pid int) (measured, error) {
+	var m measured
+	var err error
+	if m.server, err = watchProc(pid); err != nil {
+		return m, err
 	}
-	return 100
-})
+	m.client, err = watchSelf()
+	return m, err
+}
+
+// finish fills res.Server and res.Client.
+func (m measured) finish(res *Result) error {
+	var err error
+	if res.Server, err = m.server.usage(res.Responses); err != nil {
+		return err
+	}
+	res.Client, err = m.client.usage(res.Responses)
+	return err
+}

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,7 +18,8 @@ import (
 
 // RawConfig describes a run straight against Cassandra: the reads and
 // writes the API makes, with no HTTP in between. Its throughput at a given
-// concurrency is the limit the API is measured against.
+// concurrency is the limit the API is measured against, and its client CPU
+// per query (Result.Client) the driver's own cost.
 type RawConfig struct {
 	Hosts             []string // default 127.0.0.1
 	Port              int      // default 9042
@@ -31,23 +30,9 @@ type RawConfig struct {
 	Username          string
 	Password          string
 
-	Requests    int64
-	Duration    time.Duration
-	TimeLimit   time.Duration
-	Concurrency int // callers with a query in flight; default 1
-	Rate        float64
-	Timeout     time.Duration // per query; default 10s
-
-	Scenario Scenario // get, create or mix (of get and create); default get
-	Mix      Mix
-	Warmup   int // rows inserted before a get or mix run; default 1000
-
-	Threads     int
-	WatchPID    int
-	Progress    io.Writer
-	Labels      map[string]string
-	Seed        uint64
-	AllowRemote bool
+	// Load's Scenario is get, create or mix (of get and create); default
+	// get. Warmup is the rows inserted before a get or mix run.
+	Load
 }
 
 var keyspaceName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,47}$`)
@@ -80,45 +65,21 @@ func (cfg RawConfig) withDefaults() (RawConfig, error) {
 	if cfg.NumConns < 0 {
 		return cfg, fieldErr("NumConns", "must be positive")
 	}
-	if cfg.Concurrency == 0 {
-		cfg.Concurrency = 1
-	}
-	if cfg.Concurrency < 0 || cfg.Concurrency > maxConcurrency {
-		return cfg, fieldErr("Concurrency", "must be between 1 and %d, not %d", maxConcurrency, cfg.Concurrency)
-	}
-	if cfg.Requests < 0 || cfg.Duration < 0 || cfg.TimeLimit < 0 || cfg.Rate < 0 || cfg.Warmup < 0 || cfg.Threads < 0 {
-		return cfg, fieldErr("Requests", "counts, durations and rates must not be negative")
-	}
-	if cfg.Requests == 0 && cfg.Duration == 0 && cfg.TimeLimit == 0 {
-		return cfg, fieldErr("Requests", "set a request count, a duration or a time limit")
-	}
-	if cfg.Rate > 0 && cfg.Requests == 0 && cfg.Duration == 0 {
-		return cfg, fieldErr("Rate", "needs a request count or a duration to fix the schedule")
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = defaultTimeout
-	}
 	switch cfg.Scenario {
 	case Plain:
 		cfg.Scenario = Get
-	case Get, Create:
-	case Mixed:
-		if len(cfg.Mix) == 0 {
-			cfg.Mix = DefaultMix()
-		}
-		if err := cfg.Mix.validate(); err != nil {
-			return cfg, err
-		}
-		for _, e := range cfg.Mix {
-			if e.Op != Get && e.Op != Create && e.Weight > 0 {
-				return cfg, fieldErr("Mix", "raw mode mixes get and create only, not %s", e.Op)
-			}
-		}
+	case Get, Create, Mixed:
 	default:
 		return cfg, fieldErr("Scenario", "raw mode runs get, create or mix, not %q", cfg.Scenario)
 	}
-	if cfg.Warmup == 0 {
-		cfg.Warmup = defaultWarmupIDs
+	var err error
+	if cfg.Load, err = cfg.Load.withDefaults(); err != nil {
+		return cfg, err
+	}
+	for _, e := range cfg.Mix {
+		if e.Op != Get && e.Op != Create && e.Weight > 0 {
+			return cfg, fieldErr("Mix", "raw mode mixes get and create only, not %s", e.Op)
+		}
 	}
 	return cfg, nil
 }
@@ -131,9 +92,7 @@ type rawRun struct {
 	selectCQL   string
 	insertCQL   string
 	ids         []gocql.UUID
-	ops         []Scenario
-	cum         []int
-	total       int
+	ops         picker
 	seed        uint64
 }
 
@@ -187,67 +146,34 @@ func RunRaw(ctx context.Context, cfg RawConfig) (*Result, error) {
 	if rr.seed == 0 {
 		rr.seed = rand.Uint64()
 	}
-	if cfg.Scenario == Mixed {
-		for _, e := range cfg.Mix {
-			if e.Weight > 0 {
-				rr.total += e.Weight
-				rr.ops = append(rr.ops, e.Op)
-				rr.cum = append(rr.cum, rr.total)
-			}
-		}
-	} else {
-		rr.ops, rr.cum, rr.total = []Scenario{cfg.Scenario}, []int{1}, 1
-	}
+	rr.ops = newPicker(cfg.Scenario, cfg.Mix)
 	if err := rr.createSchema(ctx); err != nil {
 		return nil, err
 	}
 	var setup int64
-	for _, op := range rr.ops {
-		if op == Get {
-			if setup, err = rr.warm(ctx); err != nil {
-				return nil, err
-			}
-			break
+	if rr.ops.has(Get) {
+		if setup, err = rr.warm(ctx); err != nil {
+			return nil, err
 		}
 	}
 
-	watch, err := watchProc(cfg.WatchPID)
+	m, err := startMeasure(cfg.WatchPID)
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, len(rr.ops))
-	for i, op := range rr.ops {
-		names[i] = string(op)
-	}
-	p := plan{
-		concurrency: cfg.Concurrency,
-		requests:    cfg.Requests,
-		duration:    cfg.Duration,
-		rate:        cfg.Rate,
-		grace:       cfg.Timeout,
-		ops:         names,
-		progress:    cfg.Progress,
-	}
-	res, err := p.run(ctx, func(i int) (worker, error) {
+	res, err := cfg.plan(rr.ops.names()).run(ctx, func(i int) (worker, error) {
 		return &rawWorker{run: rr, r: rand.New(rand.NewPCG(rr.seed, uint64(i)+1))}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if res.Server, err = watch.usage(res.Responses); err != nil {
+	if err := m.finish(res); err != nil {
 		return nil, err
 	}
+	cfg.describe(res)
 	res.Mode = "raw"
 	res.Target = "cql://" + net.JoinHostPort(cfg.Hosts[0], strconv.Itoa(cfg.Port)) + "/" + cfg.Keyspace
-	res.Scenario = string(cfg.Scenario)
-	if cfg.Scenario == Mixed {
-		res.Mix = cfg.Mix.String()
-	}
-	res.Concurrency = cfg.Concurrency
-	res.Threads = runtime.GOMAXPROCS(0) // as set for the run
-	res.Rate = cfg.Rate
 	res.KeepAlive = true
-	res.Labels = cfg.Labels
 	res.Setup = setup
 	return res, nil
 }
@@ -337,14 +263,8 @@ type rawWorker struct {
 }
 
 func (w *rawWorker) next() (int, error) {
-	i := 0
-	if len(w.run.ops) > 1 {
-		n := w.r.IntN(w.run.total)
-		for i < len(w.run.cum)-1 && n >= w.run.cum[i] {
-			i++
-		}
-	}
-	w.op = w.run.ops[i]
+	i := w.run.ops.pick(w.r)
+	w.op = w.run.ops.ops[i]
 	if w.op == Get {
 		w.id = w.run.ids[w.r.IntN(len(w.run.ids))]
 		return i, nil

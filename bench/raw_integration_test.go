@@ -17,7 +17,7 @@ func TestRawAgainstCassandra(t *testing.T) {
 	ks := cassandratest.Keyspace(t, "bench")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	base := RawConfig{Hosts: cassandratest.Hosts(), Keyspace: ks, Concurrency: 8, Warmup: 100, Seed: 11}
+	base := RawConfig{Hosts: cassandratest.Hosts(), Keyspace: ks, Load: Load{Concurrency: 8, Warmup: 100, Seed: 11}}
 
 	t.Run("create", func(t *testing.T) {
 		cfg := base

@@ -15,11 +15,11 @@ func TestRawConfigErrors(t *testing.T) {
 		cfg   RawConfig
 		field string
 	}{
-		{"bad keyspace", RawConfig{Keyspace: "Drop;", Requests: 1}, "Keyspace"},
-		{"bad consistency", RawConfig{Consistency: "MOST", Requests: 1}, "Consistency"},
-		{"http scenario", RawConfig{Scenario: List, Requests: 1}, "Scenario"},
-		{"mix with delete", RawConfig{Scenario: Mixed, Mix: Mix{{Get, 1}, {Delete, 1}}, Requests: 1}, "Mix"},
-		{"remote host", RawConfig{Hosts: []string{"192.0.2.9"}, Requests: 1}, "URL"},
+		{"bad keyspace", RawConfig{Keyspace: "Drop;", Load: Load{Requests: 1}}, "Keyspace"},
+		{"bad consistency", RawConfig{Consistency: "MOST", Load: Load{Requests: 1}}, "Consistency"},
+		{"http scenario", RawConfig{Load: Load{Scenario: List, Requests: 1}}, "Scenario"},
+		{"mix with delete", RawConfig{Load: Load{Scenario: Mixed, Mix: Mix{{Get, 1}, {Delete, 1}}, Requests: 1}}, "Mix"},
+		{"remote host", RawConfig{Hosts: []string{"192.0.2.9"}, Load: Load{Requests: 1}}, "URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := RunRaw(context.Background(), tc.cfg)

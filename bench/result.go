@@ -49,7 +49,8 @@ type Result struct {
 	DocumentPath   string
 	DocumentLength int // the first response's body length
 
-	Server *ProcUsage // the watched process, when Config.WatchPID is set
+	Server *ProcUsage // the watched process, when Load.WatchPID is set
+	Client *ProcUsage // loadgen itself: for a raw run, the driver's cost
 }
 
 // OpResult is one operation's share of a run.
@@ -198,6 +199,7 @@ type Summary struct {
 	ServiceLatency *LatencySummary      `json:"service_latency_ms,omitempty"`
 	Ops            map[string]OpSummary `json:"ops,omitempty"`
 	Server         *ProcUsage           `json:"server,omitempty"`
+	Client         *ProcUsage           `json:"client,omitempty"`
 	Extra          map[string]any       `json:"extra,omitempty"`
 }
 
@@ -237,6 +239,7 @@ func (r *Result) Summary() Summary {
 		Connections:    r.Connections,
 		Latency:        Summarize(r.Latency),
 		Server:         r.Server,
+		Client:         r.Client,
 	}
 	for code, n := range r.Status {
 		s.Status[strconv.Itoa(code)] = n

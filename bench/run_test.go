@@ -40,8 +40,8 @@ func TestRunCountsRequests(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := s.requests.Load()
 			res, err := Run(testCtx(t), Config{
-				URL: s.url + "/mixed", Requests: tc.n, Concurrency: tc.concurrency,
-				KeepAlive: tc.keepAlive, Warmup: tc.warmup,
+				URL: s.url + "/mixed", KeepAlive: tc.keepAlive,
+				Load: Load{Requests: tc.n, Concurrency: tc.concurrency, Warmup: tc.warmup},
 			})
 			require.NoError(t, err, tc.name)
 			assert.Equal(t, tc.n, res.Responses, "%s: answered requests", tc.name)
@@ -62,7 +62,7 @@ func TestRunCountsRequests(t *testing.T) {
 func TestRunStatusAccounting(t *testing.T) {
 	s := startStub(t)
 	// The stub answers each run of 10 requests with 7x200, 2x404, 1x503.
-	res, err := Run(testCtx(t), Config{URL: s.url + "/mixed", Requests: 1000, Concurrency: 16, KeepAlive: true})
+	res, err := Run(testCtx(t), Config{URL: s.url + "/mixed", KeepAlive: true, Load: Load{Requests: 1000, Concurrency: 16}})
 	require.NoError(t, err)
 	assert.Equal(t, map[int]int64{200: 700, 404: 200, 503: 100}, res.Status, "statuses")
 	assert.Equal(t, int64(300), res.Non2xx(), "non-2xx")
@@ -91,7 +91,7 @@ func TestRunErrorKinds(t *testing.T) {
 		{"timeout", s.url + "/slow", ErrKindTimeout},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := Run(testCtx(t), Config{URL: tc.url, Requests: 4, Concurrency: 2, KeepAlive: true, Timeout: 50 * time.Millisecond})
+			res, err := Run(testCtx(t), Config{URL: tc.url, KeepAlive: true, Load: Load{Requests: 4, Concurrency: 2, Timeout: 50 * time.Millisecond}})
 			require.NoError(t, err, "%s: a failing target is a result, not an error", tc.name)
 			assert.Zero(t, res.Responses, "%s: answers", tc.name)
 			assert.Equal(t, map[string]int64{tc.kind: 4}, res.Errors, "%s: errors by kind", tc.name)
@@ -102,7 +102,7 @@ func TestRunErrorKinds(t *testing.T) {
 
 func TestRunDuration(t *testing.T) {
 	s := startStub(t)
-	res, err := Run(testCtx(t), Config{URL: s.url + "/mixed", Duration: 300 * time.Millisecond, Concurrency: 4, KeepAlive: true})
+	res, err := Run(testCtx(t), Config{URL: s.url + "/mixed", KeepAlive: true, Load: Load{Duration: 300 * time.Millisecond, Concurrency: 4}})
 	require.NoError(t, err)
 	assert.Positive(t, res.Responses, "a duration run sends until the time is up")
 	assert.Equal(t, res.Responses, res.Latency.TotalCount(), "every answer has a latency")
@@ -112,7 +112,7 @@ func TestRunStopsOnContext(t *testing.T) {
 	s := startStub(t)
 	ctx, cancel := context.WithCancel(testCtx(t))
 	time.AfterFunc(200*time.Millisecond, cancel)
-	res, err := Run(ctx, Config{URL: s.url + "/mixed", Duration: time.Minute, Concurrency: 2, KeepAlive: true})
+	res, err := Run(ctx, Config{URL: s.url + "/mixed", KeepAlive: true, Load: Load{Duration: time.Minute, Concurrency: 2}})
 	require.NoError(t, err, "cancelling ends the run with what it measured")
 	assert.Positive(t, res.Responses)
 }
@@ -133,8 +133,8 @@ func TestRateSchedule(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := Run(testCtx(t), Config{
-				URL: s.url + "/mixed", Rate: tc.rate, Requests: tc.n, Duration: tc.duration,
-				Concurrency: 4, KeepAlive: true,
+				URL: s.url + "/mixed", KeepAlive: true,
+				Load: Load{Rate: tc.rate, Requests: tc.n, Duration: tc.duration, Concurrency: 4},
 			})
 			require.NoError(t, err, tc.name)
 			assert.Equal(t, tc.scheduled, res.Scheduled, "%s: scheduled sends", tc.name)
@@ -215,8 +215,8 @@ func TestScenarios(t *testing.T) {
 		t.Run(string(tc.scenario), func(t *testing.T) {
 			s := startStub(t)
 			res, err := Run(testCtx(t), Config{
-				URL: s.url, Scenario: tc.scenario, Mix: tc.mix, Requests: 200, Concurrency: 4,
-				KeepAlive: true, Warmup: 120, Seed: 7,
+				URL: s.url, KeepAlive: true,
+				Load: Load{Scenario: tc.scenario, Mix: tc.mix, Requests: 200, Concurrency: 4, Warmup: 120, Seed: 7},
 			})
 			require.NoError(t, err, "scenario %s", tc.scenario)
 			assert.Equal(t, int64(200), res.Responses, "scenario %s: answers", tc.scenario)
@@ -231,7 +231,8 @@ func TestDeleteRefills(t *testing.T) {
 	// A duration run cannot size its warm-up; workers make more ids as
 	// they run out.
 	res, err := Run(testCtx(t), Config{
-		URL: s.url, Scenario: Delete, Duration: 300 * time.Millisecond, Concurrency: 2, KeepAlive: true, Warmup: 10,
+		URL: s.url, KeepAlive: true,
+		Load: Load{Scenario: Delete, Duration: 300 * time.Millisecond, Concurrency: 2, Warmup: 10},
 	})
 	require.NoError(t, err)
 	twice, total := s.deleteCounts()
@@ -245,7 +246,7 @@ func TestDeleteRefills(t *testing.T) {
 
 func TestWarmupFailure(t *testing.T) {
 	s := startStub(t)
-	_, err := Run(testCtx(t), Config{URL: s.url + "/nothing-here", Scenario: Get, Requests: 10})
+	_, err := Run(testCtx(t), Config{URL: s.url + "/nothing-here", Load: Load{Scenario: Get, Requests: 10}})
 	require.Error(t, err, "a server without the API cannot be warmed up")
 	assert.Contains(t, err.Error(), "warm-up", "the error says which phase failed")
 }
@@ -256,16 +257,16 @@ func TestConfigErrors(t *testing.T) {
 		cfg   Config
 		field string
 	}{
-		{"no url", Config{Requests: 1}, "URL"},
-		{"not http", Config{URL: "ftp://127.0.0.1/", Requests: 1}, "URL"},
+		{"no url", Config{Load: Load{Requests: 1}}, "URL"},
+		{"not http", Config{URL: "ftp://127.0.0.1/", Load: Load{Requests: 1}}, "URL"},
 		{"no stop", Config{URL: "http://127.0.0.1/"}, "Requests"},
-		{"negative concurrency", Config{URL: "http://127.0.0.1/", Requests: 1, Concurrency: -1}, "Concurrency"},
-		{"rate without schedule", Config{URL: "http://127.0.0.1/", TimeLimit: time.Second, Rate: 5}, "Rate"},
-		{"unknown scenario", Config{URL: "http://127.0.0.1/", Requests: 1, Scenario: "dance"}, "Scenario"},
-		{"scenario with body", Config{URL: "http://127.0.0.1/", Requests: 1, Scenario: Get, Body: []byte("x")}, "Scenario"},
-		{"batch too big", Config{URL: "http://127.0.0.1/", Requests: 1, Scenario: Batch, BatchSize: 1001}, "BatchSize"},
-		{"bad mix", Config{URL: "http://127.0.0.1/", Requests: 1, Scenario: Mixed, Mix: Mix{{"fly", 1}}}, "Mix"},
-		{"remote target", Config{URL: "http://192.0.2.1/", Requests: 1}, "URL"},
+		{"negative concurrency", Config{URL: "http://127.0.0.1/", Load: Load{Requests: 1, Concurrency: -1}}, "Concurrency"},
+		{"rate without schedule", Config{URL: "http://127.0.0.1/", Load: Load{TimeLimit: time.Second, Rate: 5}}, "Rate"},
+		{"unknown scenario", Config{URL: "http://127.0.0.1/", Load: Load{Requests: 1, Scenario: "dance"}}, "Scenario"},
+		{"scenario with body", Config{URL: "http://127.0.0.1/", Body: []byte("x"), Load: Load{Requests: 1, Scenario: Get}}, "Scenario"},
+		{"batch too big", Config{URL: "http://127.0.0.1/", BatchSize: 1001, Load: Load{Requests: 1, Scenario: Batch}}, "BatchSize"},
+		{"bad mix", Config{URL: "http://127.0.0.1/", Load: Load{Requests: 1, Scenario: Mixed, Mix: Mix{{"fly", 1}}}}, "Mix"},
+		{"remote target", Config{URL: "http://192.0.2.1/", Load: Load{Requests: 1}}, "URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Run(testCtx(t), tc.cfg)
@@ -335,7 +336,8 @@ func TestProgressLine(t *testing.T) {
 	s := startStub(t)
 	var buf bytes.Buffer
 	_, err := Run(testCtx(t), Config{
-		URL: s.url + "/mixed", Duration: 1200 * time.Millisecond, Concurrency: 2, KeepAlive: true, Progress: &buf,
+		URL: s.url + "/mixed", KeepAlive: true,
+		Load: Load{Duration: 1200 * time.Millisecond, Concurrency: 2, Progress: &buf},
 	})
 	require.NoError(t, err)
 	out := buf.String()
@@ -345,20 +347,14 @@ func TestProgressLine(t *testing.T) {
 
 func TestWatchPID(t *testing.T) {
 	s := startStub(t)
-	res, err := Run(testCtx(t), Config{URL: s.url + "/mixed", Requests: 200, Concurrency: 2, KeepAlive: true, WatchPID: os.Getpid()})
+	res, err := Run(testCtx(t), Config{URL: s.url + "/mixed", KeepAlive: true, Load: Load{Requests: 200, Concurrency: 2, WatchPID: os.Getpid()}})
 	require.NoError(t, err)
 	require.NotNil(t, res.Server, "usage of the watched process")
 	assert.Equal(t, os.Getpid(), res.Server.PID)
 	assert.GreaterOrEqual(t, res.Server.CPUSeconds, 0.0)
 	assert.Positive(t, res.Server.PeakRSSBytes, "peak RSS")
-}
-
-func TestReadProc(t *testing.T) {
-	p, err := ReadProc(os.Getpid())
-	require.NoError(t, err)
-	assert.Positive(t, p.RSSBytes, "resident memory")
-	assert.GreaterOrEqual(t, p.PeakRSSBytes, p.RSSBytes, "peak is at least current")
-	assert.Positive(t, clockTicks(), "clock ticks per second")
-	_, err = ReadProc(-1)
-	assert.Error(t, err, "no such process")
+	require.NotNil(t, res.Client, "loadgen's own usage, always measured")
+	assert.Equal(t, os.Getpid(), res.Client.PID)
+	assert.GreaterOrEqual(t, res.Client.CPUSeconds, 0.0, "CPU time in clock ticks: 200 requests may take less than one")
+	assert.InDelta(t, res.Client.CPUSeconds*1e6/float64(res.Responses), res.Client.CPUPerRequestMicros, 1e-6, "per request")
 }

@@ -34,9 +34,7 @@ type apiScenario struct {
 	c    *client
 	base string // scheme://host/prefix, no trailing slash
 
-	ops   []Scenario
-	cum   []int // cumulative weights of ops
-	total int
+	ops picker
 
 	readIDs []string // read, updated; never deleted
 	delIDs  []string // each deleted once, in order
@@ -57,27 +55,8 @@ func newAPIScenario(ctx context.Context, cfg Config, c *client, u *url.URL) (*ap
 	if s.seed == 0 {
 		s.seed = rand.Uint64()
 	}
-	if cfg.Scenario == Mixed {
-		for _, e := range cfg.Mix {
-			if e.Weight > 0 {
-				s.total += e.Weight
-				s.ops = append(s.ops, e.Op)
-				s.cum = append(s.cum, s.total)
-			}
-		}
-	} else {
-		s.ops, s.cum, s.total = []Scenario{cfg.Scenario}, []int{1}, 1
-	}
-	has := func(ops ...Scenario) bool {
-		for _, op := range ops {
-			for _, o := range s.ops {
-				if o == op {
-					return true
-				}
-			}
-		}
-		return false
-	}
+	s.ops = newPicker(cfg.Scenario, cfg.Mix)
+	has := s.ops.has
 	var err error
 	if has(Get, Update, List) {
 		// List needs rows to page through, not their ids; get and update
@@ -97,27 +76,6 @@ func newAPIScenario(ctx context.Context, cfg Config, c *client, u *url.URL) (*ap
 		s.keepOwn = has(Create, Batch)
 	}
 	return s, nil
-}
-
-func (s *apiScenario) opNames() []string {
-	names := make([]string, len(s.ops))
-	for i, op := range s.ops {
-		names[i] = string(op)
-	}
-	return names
-}
-
-func (s *apiScenario) pick(r *rand.Rand) int {
-	if len(s.ops) == 1 {
-		return 0
-	}
-	n := r.IntN(s.total)
-	for i, c := range s.cum {
-		if n < c {
-			return i
-		}
-	}
-	return len(s.ops) - 1
 }
 
 // createUsers makes n users before the measured phase and returns their
@@ -240,8 +198,8 @@ type apiWorker struct {
 }
 
 func (w *apiWorker) next() (int, error) {
-	i := w.s.pick(w.r)
-	w.op = w.s.ops[i]
+	i := w.s.ops.pick(w.r)
+	w.op = w.s.ops.ops[i]
 	req := &w.req
 	req.Reset()
 	w.uri = append(w.uri[:0], w.s.base...)
