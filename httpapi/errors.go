@@ -90,9 +90,10 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, route string, err error) {
 // problem is one entry of a 422 answer, shaped like pydantic's errors.
 // loc holds strings and ints (list indexes).
 type problem struct {
-	loc []any
-	msg string
-	typ string
+	loc   []any
+	msg   string
+	typ   string
+	input *string // pydantic's "input", for entries that report it
 }
 
 type problems []problem
@@ -131,6 +132,10 @@ func (p problems) appendJSON(dst []byte) []byte {
 		dst = appendString(dst, pr.msg)
 		dst = append(dst, `,"type":`...)
 		dst = appendString(dst, pr.typ)
+		if pr.input != nil {
+			dst = append(dst, `,"input":`...)
+			dst = appendString(dst, *pr.input)
+		}
 		dst = append(dst, '}')
 	}
 	return append(dst, "]}"...)
