@@ -7,18 +7,16 @@
 package faults
 
 import (
-	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -26,6 +24,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/userapi/userapi/internal/proc"
 )
 
 var (
@@ -82,74 +82,44 @@ func startNode(t *testing.T, cluster string, base int) *node {
 	return n
 }
 
-// server is a running userapi process.
+// server is a running userapi process, started and stopped by pid through
+// internal/proc as the bench suite does.
 type server struct {
 	t    *testing.T
-	cmd  *exec.Cmd
+	p    *proc.Process
 	url  string
-	logs *bytes.Buffer
-	exit chan error
-}
-
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.Buffer.Write(p)
+	exit chan error // receives the exit status once
 }
 
 // startServer runs userapi against hosts with extra flags, waits for
 // /ready, and kills it (if still running) when the test ends.
 func startServer(t *testing.T, hosts, keyspace string, flags ...string) *server {
 	t.Helper()
-	port := freePort(t)
+	port, err := proc.FreePort()
+	require.NoError(t, err)
 	args := append([]string{
 		"-listen", fmt.Sprintf("127.0.0.1:%d", port),
 		"-cassandra-hosts", hosts, "-cassandra-keyspace", keyspace,
 		"-log-format", "text", "-log-level", "warn",
 	}, flags...)
-	cmd := exec.Command(serverBin, args...)
-	logs := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	require.NoError(t, cmd.Start())
-	s := &server{t: t, cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &logs.Buffer, exit: make(chan error, 1)}
-	go func() { s.exit <- cmd.Wait() }()
+	p, err := proc.Start(proc.Spec{
+		Name: "userapi", Path: serverBin, Args: args,
+		Env: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")},
+	})
+	require.NoError(t, err)
+	s := &server{t: t, p: p, url: fmt.Sprintf("http://127.0.0.1:%d", port), exit: make(chan error, 1)}
+	go func() {
+		<-p.Done()
+		s.exit <- p.Err()
+	}()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-s.exit
-		}
+		p.Kill()
 		if t.Failed() {
-			logs.mu.Lock()
-			t.Logf("server log tail:\n%s", tail(logs.String(), 4000))
-			logs.mu.Unlock()
+			t.Logf("server log tail:\n%s", tail(p.Logs(), 4000))
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if st, _, err := get(s.url + "/ready"); err == nil && st == 200 {
-			return s
-		}
-		select {
-		case err := <-s.exit:
-			t.Fatalf("userapi exited during start-up: %v\n%s", err, tail(logs.String(), 4000))
-		default:
-		}
-		require.True(t, time.Now().Before(deadline), "userapi not ready within 60s")
-		time.Sleep(200 * time.Millisecond)
-	}
+	require.NoError(t, p.WaitReady(context.Background(), s.url+"/ready", 60*time.Second))
+	return s
 }
 
 func tail(s string, n int) string {
@@ -161,29 +131,14 @@ func tail(s string, n int) string {
 
 // rss returns the process's current and peak resident memory in KiB.
 func (s *server) rss() (cur, peak int) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	sample, err := proc.Read(s.p.PID())
 	if err != nil {
 		return 0, 0
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
-			continue
-		}
-		v, _ := strconv.Atoi(fields[1])
-		switch fields[0] {
-		case "VmRSS:":
-			cur = v
-		case "VmHWM:":
-			peak = v
-		}
-	}
-	return cur, peak
+	return int(sample.RSSBytes >> 10), int(sample.PeakRSSBytes >> 10)
 }
 
-func (s *server) signal(sig syscall.Signal) { require.NoError(s.t, s.cmd.Process.Signal(sig)) }
+func (s *server) signal(sig syscall.Signal) { require.NoError(s.t, s.p.Signal(sig)) }
 
 var client = &http.Client{
 	Timeout: 30 * time.Second,

@@ -146,6 +146,13 @@ func (p *Process) Stop(grace time.Duration) error {
 	return fmt.Errorf("%s (pid %d): %w", p.Name, p.PID(), ErrKilled)
 }
 
+// Kill sends SIGKILL, unless the process has exited, and waits until it
+// has: for tests that end a process without caring how it shuts down.
+func (p *Process) Kill() {
+	_ = p.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
 // Logs returns the last LogTail bytes the process wrote.
 func (p *Process) Logs() string { return p.tail.String() }
 
