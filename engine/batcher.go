@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -25,20 +24,18 @@ import (
 // gocql routes a batch by its first entry's key; since every entry of a
 // batch has the same replica set, the batch goes to a replica of all of them.
 type batcher struct {
-	e        *Engine
+	// The batcher's only view of the engine: which replica set a token
+	// belongs to (0 when unknown or ignored), and how a batch is admitted to
+	// the pool (on error it has failed the batch and every entry).
+	replicaSet func(token int64) int
+	submit     func(*task) error
+
 	max      int
 	inflight int
 	linger   time.Duration
-	limit    int // most writes held (queued + pending) before add refuses
 
-	in   chan *task
+	gate *gate         // writes admitted and not yet flushed (queued or pending)
 	kick chan struct{} // a batch finished
-
-	mu     sync.RWMutex // add holds it shared; close exclusively
-	closed bool
-	// held counts writes admitted and not yet flushed (queued or pending),
-	// reservations included; it never exceeds limit.
-	held atomic.Int64
 
 	doneMu   sync.Mutex
 	doneKeys []int
@@ -58,13 +55,15 @@ type group struct {
 	running int
 }
 
-func newBatcher(e *Engine, max, inflight int, linger time.Duration, depth int) *batcher {
+// newBatcher starts a batcher that holds up to depth writes (at least max).
+func newBatcher(replicaSet func(int64) int, submit func(*task) error, max, inflight int, linger time.Duration, depth int) *batcher {
 	if depth < max {
 		depth = max
 	}
 	b := &batcher{
-		e: e, max: max, inflight: inflight, linger: linger, limit: depth,
-		in:     make(chan *task, depth),
+		replicaSet: replicaSet, submit: submit,
+		max: max, inflight: inflight, linger: linger,
+		gate:   newGate(depth),
 		kick:   make(chan struct{}, 1),
 		groups: make(map[int]*group),
 		exited: make(chan struct{}),
@@ -73,47 +72,7 @@ func newBatcher(e *Engine, max, inflight int, linger time.Duration, depth int) *
 	return b
 }
 
-// add queues a write; it fails at once with ErrOverloaded when full. On
-// error the caller still owns t entirely.
-func (b *batcher) add(t *task) error {
-	if !b.reserve(1) {
-		return &Error{Kind: ErrOverloaded, Op: "batch"}
-	}
-	return b.addReserved(t)
-}
-
-// reserve admits n writes at once, or none (a batch create is all or
-// nothing: it must not be refused halfway, with part of it written).
-func (b *batcher) reserve(n int) bool {
-	if b.held.Add(int64(n)) > int64(b.limit) {
-		b.held.Add(int64(-n))
-		b.e.metrics.rejectedOverload.Inc()
-		return false
-	}
-	return true
-}
-
-func (b *batcher) unreserve(n int) { b.held.Add(int64(-n)) }
-
-// addReserved queues a write admitted by reserve; on error the reservation
-// is returned and the caller still owns t entirely.
-func (b *batcher) addReserved(t *task) error {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	if b.closed {
-		b.unreserve(1)
-		return &Error{Kind: ErrClosed, Op: "batch"}
-	}
-	select {
-	case b.in <- t:
-		return nil
-	default: // unreachable while held <= limit = cap(in)
-		b.unreserve(1)
-		return &Error{Kind: ErrOverloaded, Op: "batch"}
-	}
-}
-
-// done is called by the executor of a batch when it has completed.
+// done is called when a batch task of group key has completed (task.finish).
 func (b *batcher) done(key int) {
 	b.doneMu.Lock()
 	b.doneKeys = append(b.doneKeys, key)
@@ -134,8 +93,8 @@ func (b *batcher) loop() {
 	for {
 		// Stop taking writes while the held ones reach the limit: the channel
 		// then fills and add answers ErrOverloaded instead of memory growing.
-		in := b.in
-		if b.pending >= b.limit {
+		in := b.gate.ch
+		if b.pending >= int(b.gate.limit) {
 			in = nil
 		}
 		select {
@@ -145,9 +104,9 @@ func (b *batcher) loop() {
 				return
 			}
 			b.add1(t)
-			for more := true; more && b.pending < b.limit; {
+			for more := true; more && b.pending < int(b.gate.limit); {
 				select {
-				case t, ok := <-b.in:
+				case t, ok := <-b.gate.ch:
 					if !ok {
 						b.drain()
 						return
@@ -176,11 +135,7 @@ func (b *batcher) loop() {
 func groupKey(set int, cl gocql.Consistency) int { return set<<4 | int(cl)&0xf }
 
 func (b *batcher) add1(t *task) {
-	set := 0
-	if r := b.e.ring.Load(); r != nil && !b.e.cfg.BatchIgnoreReplicas {
-		set = r.replicaSet(t.token)
-	}
-	key := groupKey(set, t.cl)
+	key := groupKey(b.replicaSet(t.token), t.cl)
 	g := b.groups[key]
 	if g == nil {
 		g = &group{key: key, cl: t.cl}
@@ -243,7 +198,7 @@ func (b *batcher) flush(g *group) {
 		g.oldest = time.Now()
 	}
 	b.pending -= n
-	b.held.Add(int64(-n))
+	b.gate.unreserve(n)
 
 	// The batch lives as long as its most patient entry; entries whose
 	// deadline passed are dropped, unwritten, when the batch runs.
@@ -254,22 +209,11 @@ func (b *batcher) flush(g *group) {
 			ctx, latest = t.ctx, d
 		}
 	}
-	bt := acquireTask(ctx, kindBatch, g.cl)
-	bt.refs.Store(1) // no caller waits on a batch task, only its entries' callers
-	bt.batch, bt.groupKey = entries, g.key
 	g.running++
 	b.running.Add(1)
-	if err := b.e.pool.submit(bt); err != nil {
-		g.running--
-		b.running.Done()
-		b.e.metrics.rejected(err)
-		werr := &Error{Kind: Kind(err), Op: "batch", Cause: err}
-		for _, t := range entries {
-			t.finish(werr)
-		}
-		bt.batch = nil
-		bt.release()
-	}
+	// A refused batch is failed by submit: its entries complete with the
+	// error, and its completion calls done like any other batch's.
+	_ = b.submit(newBatchTask(ctx, g.cl, entries, b, g.key))
 }
 
 // drain flushes everything still pending, regardless of the in-flight cap,
@@ -283,12 +227,7 @@ func (b *batcher) drain() {
 // close refuses new writes, flushes every pending one and waits until their
 // batches completed, or ctx ends.
 func (b *batcher) close(ctx context.Context) error {
-	b.mu.Lock()
-	if !b.closed {
-		b.closed = true
-		close(b.in)
-	}
-	b.mu.Unlock()
+	b.gate.close()
 	select {
 	case <-b.exited:
 		return nil

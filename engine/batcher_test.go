@@ -26,7 +26,6 @@ func batchEngine(t *testing.T, max, inflight int, linger time.Duration, r *ring,
 			tk.finish(nil)
 			return
 		}
-		defer e.batch.done(tk.groupKey)
 		if gate != nil {
 			<-gate
 		}
@@ -37,14 +36,11 @@ func batchEngine(t *testing.T, max, inflight int, linger time.Duration, r *ring,
 		mu.Lock()
 		got = append(got, rb)
 		mu.Unlock()
-		for _, w := range tk.batch {
-			w.finish(nil)
-		}
-		tk.batch = nil
+		finishAll(&tk.batch, nil, nil)
 		tk.finish(nil)
 	})
 	e.ring.Store(r)
-	e.batch = newBatcher(e, max, inflight, linger, 1024)
+	e.batch = newBatcher(e.batchReplicaSet, e.admit, max, inflight, linger, 1024)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -67,7 +63,7 @@ func threeNodeRing(t *testing.T) *ring {
 func addWrite(t *testing.T, e *Engine, ctx context.Context, token int64, cl gocql.Consistency) *task {
 	tk := acquireTask(ctx, kindWrite, cl)
 	tk.token = token
-	require.NoError(t, e.batch.add(tk))
+	require.NoError(t, e.batch.gate.send(tk))
 	return tk
 }
 
@@ -163,15 +159,16 @@ func TestBatcherLingerHoldsPartialBatch(t *testing.T) {
 	require.Len(t, batches(), 1, "both writes lingered into one batch")
 }
 
-func TestLiveEntriesDropsExpired(t *testing.T) {
+func TestDropExpired(t *testing.T) {
 	short, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
 	time.Sleep(5 * time.Millisecond)
 	ok1 := acquireTask(context.Background(), kindWrite, gocql.One)
 	doomed := acquireTask(short, kindWrite, gocql.One)
 	ok2 := acquireTask(context.Background(), kindWrite, gocql.One)
-	live := liveEntries([]*task{ok1, doomed, ok2}, time.Now())
-	assert.Equal(t, []*task{ok1, ok2}, live, "only entries with time left are written")
+	live := []*task{ok1, doomed, ok2}
+	dropExpired(&live, time.Now())
+	assert.ElementsMatch(t, []*task{ok1, ok2}, live, "only entries with time left are written")
 	assert.ErrorIs(t, doomed.wait(), ErrTimeout, "the dropped entry is told it timed out, unwritten")
 	doomed.release()
 	for _, tk := range []*task{ok1, ok2} {
@@ -196,7 +193,7 @@ func TestBatcherCloseFlushesAndRefuses(t *testing.T) {
 		tk.release()
 	}
 	tk := acquireTask(ctx, kindWrite, gocql.LocalQuorum)
-	assert.ErrorIs(t, e.batch.add(tk), ErrClosed)
+	assert.ErrorIs(t, e.batch.gate.send(tk), ErrClosed)
 	tk.release()
 	tk.release()
 }

@@ -2,13 +2,10 @@ package engine
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +25,7 @@ type Engine struct {
 	flights flights
 	ring    atomic.Pointer[ring]
 	metrics *engineMetrics
+	exec    func(*task) // what a worker does with a task: execute, or a unit test's stand-in
 
 	connected atomic.Bool
 	closing   atomic.Bool
@@ -71,172 +69,21 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		e.session.Close()
 		return nil, fmt.Errorf("engine: token ring: %w", err)
 	}
-	e.pool, err = newPool(cfg.PoolSize, cfg.QueueDepth, e.run)
+	e.exec = e.execute
+	e.metrics = newEngineMetrics(e)
+	e.pool, err = newPool(cfg.PoolSize, cfg.QueueDepth, e.run, e.fail)
 	if err != nil {
 		e.session.Close()
 		return nil, err
 	}
 	if cfg.BatchMax > 1 {
-		e.batch = newBatcher(e, cfg.BatchMax, cfg.BatchInflight, cfg.BatchLinger, cfg.QueueDepth)
+		e.batch = newBatcher(e.batchReplicaSet, e.admit, cfg.BatchMax, cfg.BatchInflight, cfg.BatchLinger, cfg.QueueDepth)
 	}
-	e.metrics = newEngineMetrics(e)
 	e.connected.Store(true)
 	e.loops.Add(2)
 	go e.healthLoop()
 	go e.ringLoop()
 	return e, nil
-}
-
-func (e *Engine) clusterConfig() (*gocql.ClusterConfig, error) {
-	c := e.cfg
-	cluster := gocql.NewCluster(c.Hosts...)
-	cluster.Port = c.Port
-	cluster.ProtoVersion = 4
-	cluster.Consistency, _ = consistencyToGocql(c.Consistency)
-	cluster.Timeout = c.QueryTimeout
-	cluster.WriteTimeout = c.QueryTimeout
-	cluster.ConnectTimeout = c.ConnectTimeout
-	cluster.NumConns = c.NumConns
-	cluster.ReconnectInterval = c.ReconnectInterval
-	cluster.ReconnectionPolicy = &gocql.ConstantReconnectionPolicy{MaxRetries: 1 << 30, Interval: c.ReconnectInterval}
-	// gocql retries only statements marked idempotent; we mark exactly those
-	// whose repetition cannot change the outcome.
-	cluster.RetryPolicy = &gocql.SimpleRetryPolicy{NumRetries: c.Retries}
-	cluster.DefaultIdempotence = false
-	cluster.Logger = slogLogger{e.log}
-	var inner gocql.HostSelectionPolicy
-	if c.Datacenter != "" {
-		inner = gocql.DCAwareRoundRobinPolicy(c.Datacenter)
-	} else {
-		inner = gocql.RoundRobinHostPolicy()
-	}
-	cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(inner, gocql.ShuffleReplicas())
-	if c.Username != "" {
-		cluster.Authenticator = gocql.PasswordAuthenticator{Username: c.Username, Password: c.Password}
-	}
-	if c.TLS.Enabled {
-		tc, err := tlsConfig(c.TLS)
-		if err != nil {
-			return nil, err
-		}
-		cluster.SslOpts = &gocql.SslOptions{Config: tc, EnableHostVerification: c.TLS.VerifyHost}
-	}
-	return cluster, nil
-}
-
-func tlsConfig(t TLSConfig) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !t.VerifyHost} //nolint:gosec // host verification is the operator's choice
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("engine: TLS CA: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("engine: TLS CA %s holds no PEM certificate", t.CAFile)
-		}
-		tc.RootCAs = pool
-		if !t.VerifyHost {
-			// Still check the chain against the CA; only the name is not checked.
-			tc.InsecureSkipVerify = true
-			tc.VerifyPeerCertificate = verifyChainOnly(pool)
-		}
-	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("engine: TLS client certificate: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
-}
-
-func verifyChainOnly(roots *x509.CertPool) func([][]byte, [][]*x509.Certificate) error {
-	return func(raw [][]byte, _ [][]*x509.Certificate) error {
-		if len(raw) == 0 {
-			return errors.New("no server certificate")
-		}
-		certs := make([]*x509.Certificate, len(raw))
-		for i, r := range raw {
-			c, err := x509.ParseCertificate(r)
-			if err != nil {
-				return err
-			}
-			certs[i] = c
-		}
-		inter := x509.NewCertPool()
-		for _, c := range certs[1:] {
-			inter.AddCert(c)
-		}
-		_, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
-		return err
-	}
-}
-
-// run is the pool's worker function: it executes one task.
-func (e *Engine) run(t *task) {
-	defer func() {
-		if r := recover(); r != nil {
-			e.log.Error("engine task panicked", "kind", t.kind, "panic", r)
-			e.fail(t, &Error{Kind: errInternal, Op: "run", Cause: fmt.Errorf("panic: %v", r)})
-		}
-	}()
-	// A batch checks each entry's deadline itself and must always report back.
-	if t.kind != kindBatch && t.expired(time.Now()) {
-		e.metrics.expired.Inc()
-		e.fail(t, &Error{Kind: ErrTimeout, Op: "queue", Cause: errors.New("deadline passed while queued")})
-		return
-	}
-	switch t.kind {
-	case kindGet:
-		e.runGet(t)
-	case kindWrite:
-		t.finish(e.runWrite(t))
-	case kindBatch:
-		e.runBatch(t)
-	case kindUpdate:
-		t.finish(e.runUpdate(t))
-	case kindPage:
-		t.finish(e.runPage(t))
-	case kindProbe:
-		t.finish(e.runProbe(t))
-	default:
-		e.fail(t, &Error{Kind: errInternal, Op: "run", Cause: fmt.Errorf("unknown task kind %d", t.kind)})
-	}
-}
-
-// fail completes t and everything riding on it with err.
-func (e *Engine) fail(t *task, err error) {
-	if t.kind == kindGet {
-		e.land(t) // no reader may attach to a flight that will never land
-	}
-	failAll(t, err)
-}
-
-// submit admits t to the engine: refused after Close, and at once when the
-// pool is full. On error the caller still owns t and must release it twice.
-func (e *Engine) submit(t *task) error {
-	if e.closing.Load() {
-		return &Error{Kind: ErrClosed, Op: "submit"}
-	}
-	if err := t.ctx.Err(); err != nil {
-		return classify("submit", err) // no queue slot for work nobody waits for
-	}
-	if err := e.pool.submit(t); err != nil {
-		e.metrics.rejected(err)
-		return &Error{Kind: Kind(err), Op: "submit"}
-	}
-	return nil
-}
-
-// do submits t and waits for it; the caller keeps its hold on t.
-func (e *Engine) do(t *task) error {
-	if err := e.submit(t); err != nil {
-		t.release() // the executor's hold: no executor will run it
-		return err
-	}
-	return t.wait()
 }
 
 // healthLoop probes Cassandra every second, off the pool so that overload
@@ -321,26 +168,31 @@ func (e *Engine) Close(ctx context.Context) error {
 	return e.closeErr
 }
 
+// Connected reports whether the last health probe (run every second in the
+// background) reached Cassandra.
+func (e *Engine) Connected() bool { return e.connected.Load() }
+
 // WriteMetrics writes the engine's metrics in Prometheus text format.
 func (e *Engine) WriteMetrics(w io.Writer) { e.metrics.set.WritePrometheus(w) }
 
-// Stats is a point-in-time view of the pool, for tests and logs.
-type Stats struct {
-	Running, Waiting, Capacity int
+// batchReplicaSet is the batcher's grouping of a token: its replica set by
+// the current ring, or 0 (one group) before the ring is loaded or when
+// BatchIgnoreReplicas asks for plain multi-partition batches.
+func (e *Engine) batchReplicaSet(token int64) int {
+	if r := e.ring.Load(); r != nil && !e.cfg.BatchIgnoreReplicas {
+		return r.replicaSet(token)
+	}
+	return 0
 }
 
-// Stats returns the pool's current occupancy.
-func (e *Engine) Stats() Stats {
-	return Stats{Running: e.pool.running(), Waiting: e.pool.waiting(), Capacity: e.pool.capacity()}
+// consistency is opt's level, or the configured default.
+func (e *Engine) consistency(opt Options) gocql.Consistency {
+	if c, ok := consistencyToGocql(opt.Consistency); ok {
+		return c
+	}
+	c, _ := consistencyToGocql(e.cfg.Consistency)
+	return c
 }
-
-type slogLogger struct{ l *slog.Logger }
-
-func (s slogLogger) Print(v ...any) { s.l.Debug(fmt.Sprint(v...), "component", "gocql") }
-func (s slogLogger) Printf(format string, v ...any) {
-	s.l.Debug(fmt.Sprintf(format, v...), "component", "gocql")
-}
-func (s slogLogger) Println(v ...any) { s.l.Debug(fmt.Sprint(v...), "component", "gocql") }
 
 // BatchRouting reports how many batch attempts went to a replica of their
 // entries, how many to another node, and how many batches mixed replica

@@ -211,9 +211,9 @@ func TestOverloadFailsFast(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
-			case err == nil, Kind(err) == ErrNotFound:
+			case err == nil, KindOf(err) == ErrNotFound:
 				counts["ok"]++
-			case Kind(err) == ErrOverloaded:
+			case KindOf(err) == ErrOverloaded:
 				counts["overloaded"]++
 			default:
 				counts[err.Error()]++
@@ -245,7 +245,7 @@ func TestCloseFlushesPendingWrites(t *testing.T) {
 			ids[i], errs[i] = u.ID, err
 		}(i)
 	}
-	require.Eventually(t, func() bool { return len(e.batch.in) == 0 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return len(e.batch.gate.ch) == 0 }, 5*time.Second, 10*time.Millisecond)
 	time.Sleep(100 * time.Millisecond)
 	cctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

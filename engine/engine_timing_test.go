@@ -35,16 +35,11 @@ func BenchmarkBatcher(b *testing.B) {
 		b.Fatal(err)
 	}
 	e := testEngine(b, 64, 4096, func(e *Engine, tk *task) {
-		for _, w := range tk.batch {
-			w.finish(nil)
-		}
-		key := tk.groupKey
-		tk.batch = nil
+		finishAll(&tk.batch, nil, nil)
 		tk.finish(nil)
-		e.batch.done(key)
 	})
 	e.ring.Store(r)
-	e.batch = newBatcher(e, 10, 4, 0, 4096)
+	e.batch = newBatcher(e.batchReplicaSet, e.admit, 10, 4, 0, 4096)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -60,10 +55,7 @@ func BenchmarkBatcher(b *testing.B) {
 			id[0]++
 			tk := acquireTask(ctx, kindWrite, gocql.LocalQuorum)
 			tk.id = id
-			if err := e.enqueueWrite(tk); err != nil {
-				b.Error(err)
-				tk.release()
-			} else if err := tk.wait(); err != nil {
+			if err := e.do(tk); err != nil {
 				b.Error(err)
 			}
 			tk.release()

@@ -12,7 +12,8 @@ import (
 )
 
 // The engine's error taxonomy. Every error an Engine method returns matches
-// exactly one of these with errors.Is; the HTTP layer maps each to one status.
+// exactly one of these with errors.Is; the HTTP layer maps each to one status
+// (engineStatus in httpapi/errors.go) and the metrics label each (kinds).
 var (
 	// ErrNotFound: the user does not exist.
 	ErrNotFound = errors.New("not found")
@@ -26,7 +27,27 @@ var (
 	ErrTimeout = errors.New("timeout")
 	// ErrClosed: the engine is shutting down and takes no new work.
 	ErrClosed = errors.New("engine closed")
+
+	// errInternal marks errors outside the taxonomy; the HTTP layer answers
+	// 500 and logs the cause. It is unexported so no caller can depend on it.
+	errInternal = errors.New("internal error")
 )
+
+// kinds is the one list of error kinds: each sentinel with the label of its
+// metric series. KindOf and the metrics derive from it; the last entry,
+// errInternal, is what an error outside the taxonomy counts as.
+var kinds = [...]struct {
+	err   error
+	label string
+}{
+	{ErrNotFound, "not_found"},
+	{ErrInvalid, "invalid"},
+	{ErrOverloaded, "overloaded"},
+	{ErrUnavailable, "unavailable"},
+	{ErrTimeout, "timeout"},
+	{ErrClosed, "closed"},
+	{errInternal, "internal"},
+}
 
 // Error wraps a cause (often a gocql error) under one taxonomy kind. Error()
 // carries the driver's text for logs; Is matches the kind only.
@@ -46,11 +67,15 @@ func (e *Error) Error() string {
 func (e *Error) Is(target error) bool { return target == e.Kind }
 func (e *Error) Unwrap() error        { return e.Cause }
 
-// Kind returns the taxonomy sentinel err matches, or nil for an error outside it.
-func Kind(err error) error {
-	for _, k := range []error{ErrNotFound, ErrInvalid, ErrOverloaded, ErrUnavailable, ErrTimeout, ErrClosed} {
-		if errors.Is(err, k) {
-			return k
+// KindOf returns the taxonomy sentinel err matches, or nil for an error
+// outside it (which the HTTP layer answers 500).
+func KindOf(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, k := range kinds[:len(kinds)-1] {
+		if errors.Is(err, k.err) {
+			return k.err
 		}
 	}
 	return nil
@@ -62,7 +87,7 @@ func classify(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if Kind(err) != nil {
+	if KindOf(err) != nil {
 		return err
 	}
 	kind := classifyKind(err)
@@ -116,7 +141,3 @@ func classifyKind(err error) error {
 	}
 	return errInternal
 }
-
-// errInternal marks errors outside the taxonomy; the HTTP layer answers 500
-// and logs the cause. It is unexported so no caller can depend on it.
-var errInternal = errors.New("internal error")

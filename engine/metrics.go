@@ -44,8 +44,8 @@ func newEngineMetrics(e *Engine) *engineMetrics {
 	for _, name := range statementNames {
 		m.latency[name] = s.NewPrometheusHistogram(`userapi_engine_query_duration_seconds{statement="` + name + `"}`)
 	}
-	for _, k := range []error{ErrNotFound, ErrInvalid, ErrOverloaded, ErrUnavailable, ErrTimeout, ErrClosed, errInternal} {
-		m.errors[k] = s.NewCounter(`userapi_engine_errors_total{kind="` + kindLabel(k) + `"}`)
+	for _, k := range kinds {
+		m.errors[k.err] = s.NewCounter(`userapi_engine_errors_total{kind="` + k.label + `"}`)
 	}
 	s.NewGauge(`userapi_engine_pool_running`, func() float64 { return float64(e.pool.running()) })
 	s.NewGauge(`userapi_engine_pool_waiting`, func() float64 { return float64(e.pool.waiting()) })
@@ -60,30 +60,11 @@ func newEngineMetrics(e *Engine) *engineMetrics {
 	return m
 }
 
-func kindLabel(k error) string {
-	switch k {
-	case ErrNotFound:
-		return "not_found"
-	case ErrInvalid:
-		return "invalid"
-	case ErrOverloaded:
-		return "overloaded"
-	case ErrUnavailable:
-		return "unavailable"
-	case ErrTimeout:
-		return "timeout"
-	case ErrClosed:
-		return "closed"
-	}
-	return "internal"
-}
-
 // observe records one query's latency and, when it failed, its error kind.
 func (m *engineMetrics) observe(statement string, start time.Time, err error) {
 	m.latency[statement].UpdateDuration(start)
 	if err != nil {
-		k := classify(statement, err)
-		kind := Kind(k)
+		kind := KindOf(classify(statement, err))
 		if kind == nil {
 			kind = errInternal
 		}
@@ -94,10 +75,13 @@ func (m *engineMetrics) observe(statement string, start time.Time, err error) {
 	}
 }
 
+// rejected counts a refused admission; other refusals (a caller that gave
+// up before it was admitted) are not the engine's to count.
 func (m *engineMetrics) rejected(err error) {
-	if Kind(err) == ErrClosed {
+	switch KindOf(err) {
+	case ErrClosed:
 		m.rejectedClosed.Inc()
-		return
+	case ErrOverloaded:
+		m.rejectedOverload.Inc()
 	}
-	m.rejectedOverload.Inc()
 }

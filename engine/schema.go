@@ -12,7 +12,6 @@ import (
 // statements holds every CQL text the engine runs, built once at start-up
 // with the keyspace qualified in; only values are bound per request.
 type statements struct {
-	keyspace string
 	insert   string
 	get      string
 	list     string // first page
@@ -34,7 +33,6 @@ const tombstoneTimestamp = int64(1) << 62
 func newStatements(ks string) statements {
 	t := ks + ".users"
 	s := statements{
-		keyspace: ks,
 		insert:   "INSERT INTO " + t + " (" + userColumns + ") VALUES (?, ?, ?, ?, ?, ?)",
 		get:      "SELECT " + userColumns + " FROM " + t + " WHERE id = ?",
 		list:     "SELECT " + userColumns + " FROM " + t + " LIMIT ?",

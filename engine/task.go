@@ -1,5 +1,29 @@
 package engine
 
+// A task is the one request object that flows from a caller to a worker and
+// back: decode -> admit (admit.go) -> batch (batcher.go) -> execute
+// (exec.go) -> complete (here) -> answer.
+//
+// Lifecycle, the only rules there are:
+//
+//   - acquireTask gives a task two holds: the caller's and the executor's.
+//     The caller gives its hold back with `defer t.release()` right after
+//     acquiring, whatever happens next, and nothing else.
+//   - The executor's hold is given back exactly once, by the call that
+//     completes the task: finish (a worker's result) or Engine.fail
+//     (admission refused, dispatch failed, deadline passed in the queue, a
+//     panic). Engine.admit fails a task it cannot admit itself, so a caller
+//     never releases twice.
+//   - Completing a task also completes the tasks riding on it (a read
+//     leader's followers, a batch's entries): each rider is taken off its
+//     list before it is finished, so a panic halfway never finishes one twice.
+//   - finish or fail is the last thing an executor does with a task: once
+//     completed, the caller may release it and the pool may hand it out again.
+//   - A batch task has no caller: newBatchTask gives it the executor's hold only.
+//
+// A hold given back more often than it was taken panics with "BUG:", like
+// fasthttp does, instead of recycling a task someone still uses.
+
 import (
 	"context"
 	"sync"
@@ -29,10 +53,8 @@ const (
 	opDelete
 )
 
-// task is the one request object that flows from the caller to a worker and
-// back. It is taken from a sync.Pool, completed exactly once, and returned to
-// the pool only when both sides are done with it: the caller (which may give
-// up at its deadline) and the executor (which may still be running).
+// task is taken from a sync.Pool, completed exactly once, and returned to the
+// pool only when both holds are given back (see the lifecycle above).
 type task struct {
 	kind taskKind
 	ctx  context.Context
@@ -49,30 +71,48 @@ type task struct {
 
 	users []User // page rows out (kindPage), reused between pages
 
-	batch     []*task // kindBatch: its entries
-	groupKey  int     // kindBatch: the batcher group to credit on completion
-	followers []*task // kindGet: coalesced readers waiting on this query
+	batch     []*task  // kindBatch: its entries
+	owner     *batcher // kindBatch: told when the batch completes
+	groupKey  int      // kindBatch: the batcher group to credit on completion
+	followers []*task  // kindGet: coalesced readers waiting on this query
 
 	err      error
 	done     chan struct{} // buffered(1): signalled once on completion
 	finished atomic.Bool   // completion happened
-	refs     atomic.Int32  // owners still holding the task
+	refs     atomic.Int32  // holds not yet given back
 }
 
 var taskPool = sync.Pool{New: func() any { return &task{done: make(chan struct{}, 1)} }}
 
-// acquireTask returns a clean task owned by the caller and one executor.
+// liveTasks counts tasks acquired and not yet recycled: tests use it to
+// prove that every path gives every hold back.
+var liveTasks atomic.Int64
+
+// acquireTask returns a clean task held by the caller and one executor.
 func acquireTask(ctx context.Context, kind taskKind, cl gocql.Consistency) *task {
 	t := taskPool.Get().(*task)
 	t.kind, t.ctx, t.cl = kind, ctx, cl
 	t.refs.Store(2)
+	liveTasks.Add(1)
 	return t
 }
 
-// release drops one owner's hold; the last one recycles the task.
+// newBatchTask returns a batch of entries for group key of b. No caller
+// waits on a batch, only its entries' callers: it has the executor's hold only.
+func newBatchTask(ctx context.Context, cl gocql.Consistency, entries []*task, b *batcher, key int) *task {
+	t := acquireTask(ctx, kindBatch, cl)
+	t.refs.Store(1)
+	t.batch, t.owner, t.groupKey = entries, b, key
+	return t
+}
+
+// release gives one hold back; the last one recycles the task.
 func (t *task) release() {
-	if t.refs.Add(-1) != 0 {
+	switch n := t.refs.Add(-1); {
+	case n > 0:
 		return
+	case n < 0:
+		panic("BUG: engine task released more often than it was held")
 	}
 	select { // a completion nobody waited for leaves a signal behind
 	case <-t.done:
@@ -81,23 +121,48 @@ func (t *task) release() {
 	users := t.users[:0]
 	clear(t.users)
 	*t = task{done: t.done, users: users}
+	liveTasks.Add(-1)
 	taskPool.Put(t)
 }
 
-// complete records the outcome once; later calls are ignored. It never
-// blocks: done has room for the one signal.
-func (t *task) complete(err error) {
+// complete records the outcome once and reports whether this call did; later
+// calls are ignored. It never blocks: done has room for the one signal.
+func (t *task) complete(err error) bool {
 	if !t.finished.CompareAndSwap(false, true) {
-		return
+		return false
 	}
 	t.err = err
 	t.done <- struct{}{}
+	return true
 }
 
-// finish completes the task and drops the executor's hold on it.
+// finish completes the task and, if this call completed it, gives the
+// executor's hold back. A batch also tells its batcher, after the task may
+// already be recycled, so the owner and key are read first.
 func (t *task) finish(err error) {
-	t.complete(err)
+	owner, key := t.owner, t.groupKey
+	if !t.complete(err) {
+		return
+	}
 	t.release()
+	if owner != nil {
+		owner.done(key)
+	}
+}
+
+// finishAll finishes every task of *list with err (and a copy of *u, when
+// given), taking each off the list before finishing it.
+func finishAll(list *[]*task, u *User, err error) {
+	for len(*list) > 0 {
+		l := *list
+		w := l[len(l)-1]
+		l[len(l)-1] = nil
+		*list = l[:len(l)-1]
+		if u != nil {
+			w.user = *u
+		}
+		w.finish(err)
+	}
 }
 
 // wait blocks until the task completes or the caller's context ends. On

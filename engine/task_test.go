@@ -64,26 +64,17 @@ func TestTaskExpired(t *testing.T) {
 	}
 }
 
-// testEngine is an Engine without Cassandra whose workers run fn.
+// testEngine is an Engine without Cassandra whose workers run fn behind the
+// engine's own guard (run): expiry and panics are handled as in production.
 func testEngine(t testing.TB, size, depth int, fn func(e *Engine, tk *task)) *Engine {
 	t.Helper()
 	e := &Engine{cfg: Config{BatchMax: 1}.Defaults(), log: slog.New(slog.NewTextHandler(io.Discard, nil)), stop: make(chan struct{})}
 	e.flights.m = make(map[UUID]*task)
-	var err error
-	e.pool, err = newPool(size, depth, func(tk *task) {
-		defer func() {
-			if r := recover(); r != nil {
-				e.fail(tk, &Error{Kind: errInternal, Op: "test", Cause: errors.New("panic")})
-			}
-		}()
-		if tk.expired(time.Now()) && tk.kind != kindBatch {
-			e.fail(tk, &Error{Kind: ErrTimeout, Op: "queue"})
-			return
-		}
-		fn(e, tk)
-	})
-	require.NoError(t, err)
+	e.exec = func(tk *task) { fn(e, tk) }
 	e.metrics = newEngineMetrics(e)
+	var err error
+	e.pool, err = newPool(size, depth, e.run, e.fail)
+	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -102,10 +93,9 @@ func TestPoolOverloadIsImmediate(t *testing.T) {
 	for i := 0; i < 10 && rejected == nil; i++ {
 		tk := acquireTask(ctx, kindProbe, 0)
 		start := time.Now()
-		if err := e.submit(tk); err != nil {
+		if err := e.admit(tk); err != nil {
 			rejected = err
 			assert.Less(t, time.Since(start), 100*time.Millisecond, "rejection must not wait")
-			tk.release()
 			tk.release()
 			break
 		}
@@ -142,7 +132,7 @@ func TestPanicCompletesWithError(t *testing.T) {
 	err := e.do(tk)
 	tk.release()
 	require.Error(t, err)
-	assert.Nil(t, Kind(err), "a panic is an internal error, not a taxonomy kind: %v", err)
+	assert.Nil(t, KindOf(err), "a panic is an internal error, not a taxonomy kind: %v", err)
 }
 
 // TestGivingUpLeaksNothing: callers that time out while workers still hold
@@ -185,11 +175,7 @@ func TestCoalescedReadsShareOneQuery(t *testing.T) {
 		<-gate
 		tk.user = User{ID: tk.id, Name: "shared"}
 		e.land(tk)
-		for _, f := range tk.followers {
-			f.user = tk.user
-			f.finish(nil)
-		}
-		tk.followers = nil
+		finishAll(&tk.followers, &tk.user, nil)
 		tk.finish(nil)
 	})
 	id := newID()
@@ -201,7 +187,7 @@ func TestCoalescedReadsShareOneQuery(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			u, err := e.getUser(ctx, id, Options{})
+			u, err := e.GetUser(ctx, id, Options{})
 			assert.NoError(t, err)
 			results[i] = u
 		}(i)
@@ -251,7 +237,7 @@ func TestOutlives(t *testing.T) {
 func TestPanicInBatchCompletesEntries(t *testing.T) {
 	e := testEngine(t, 2, 8, func(e *Engine, tk *task) {
 		if tk.kind == kindBatch {
-			tk.batch = liveEntries(tk.batch, time.Now())
+			dropExpired(&tk.batch, time.Now())
 			panic("boom")
 		}
 		tk.finish(nil)
@@ -259,15 +245,13 @@ func TestPanicInBatchCompletesEntries(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	entries := []*task{acquireTask(ctx, kindWrite, 0), acquireTask(ctx, kindWrite, 0)}
-	bt := acquireTask(ctx, kindBatch, 0)
-	bt.refs.Store(1)
-	bt.batch = append([]*task(nil), entries...)
-	require.NoError(t, e.pool.submit(bt))
+	bt := newBatchTask(ctx, 0, append([]*task(nil), entries...), nil, 0)
+	require.NoError(t, e.admit(bt))
 	start := time.Now()
 	for i, w := range entries {
 		err := w.wait()
 		require.Error(t, err, "entry %d", i)
-		assert.Nil(t, Kind(err), "a panic is internal: %v", err)
+		assert.Nil(t, KindOf(err), "a panic is internal: %v", err)
 		w.release()
 	}
 	assert.Less(t, time.Since(start), 4*time.Second, "completed at once, not at the deadline")
@@ -276,9 +260,75 @@ func TestPanicInBatchCompletesEntries(t *testing.T) {
 func TestPoolReserveIsAllOrNothing(t *testing.T) {
 	block := make(chan struct{})
 	e := testEngine(t, 1, 10, func(_ *Engine, tk *task) { <-block; tk.finish(nil) })
-	require.True(t, e.pool.reserve(8), "8 of 10 fit")
-	assert.False(t, e.pool.reserve(3), "3 more do not fit: none admitted")
-	assert.True(t, e.pool.reserve(2), "the refused reservation left no trace")
-	e.pool.unreserve(10)
+	require.True(t, e.pool.gate.reserve(8), "8 of 10 fit")
+	assert.False(t, e.pool.gate.reserve(3), "3 more do not fit: none admitted")
+	assert.True(t, e.pool.gate.reserve(2), "the refused reservation left no trace")
+	e.pool.gate.unreserve(10)
 	close(block)
+}
+
+func TestReleaseMoreThanHeldPanics(t *testing.T) {
+	tk := acquireTask(context.Background(), kindProbe, 0)
+	tk.release()
+	tk.release()
+	assert.PanicsWithValue(t, "BUG: engine task released more often than it was held", tk.release,
+		"a third release of a task held twice must not recycle it again")
+}
+
+// TestLifecycleGivesEveryHoldBack drives every way a task can end (served,
+// refused for overload, expired in the queue, caller gave up, panic, Close
+// while queued) from many goroutines, under -race, and checks that every
+// task is recycled exactly once and no goroutine is left.
+func TestLifecycleGivesEveryHoldBack(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	before := liveTasks.Load()
+	func() {
+		e := testEngine(t, 4, 8, func(e *Engine, tk *task) {
+			switch tk.id[0] % 4 {
+			case 0:
+				panic("boom")
+			case 1:
+				time.Sleep(time.Millisecond)
+			}
+			e.land(tk)
+			finishAll(&tk.followers, &tk.user, nil)
+			tk.finish(nil)
+		})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		outcomes := map[string]int{}
+		for g := 0; g < 16; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				for i := 0; i < 200; i++ {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%3)*time.Millisecond)
+					var id UUID
+					id[0], id[1] = byte(i), byte(g%2) // some ids shared: followers too
+					_, err := e.GetUser(ctx, id, Options{})
+					cancel()
+					mu.Lock()
+					switch k := KindOf(err); {
+					case err == nil:
+						outcomes["ok"]++
+					case k == nil:
+						outcomes["internal"]++
+					default:
+						outcomes[k.Error()]++
+					}
+					mu.Unlock()
+				}
+			}(g)
+		}
+		wg.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		require.NoError(t, e.pool.close(ctx))
+		t.Logf("outcomes: %v", outcomes)
+		assert.Positive(t, outcomes["ok"], "some reads served")
+		assert.Positive(t, outcomes["internal"], "some panicked")
+	}()
+	// A caller that gave up releases before the worker; the worker's release
+	// comes later, but always before close returns.
+	assert.Equal(t, before, liveTasks.Load(), "every acquired task was recycled")
 }

@@ -52,7 +52,7 @@ const retryAfterSeconds = "1"
 // HTTP status and the detail the client sees. Driver text never reaches the
 // client: errors outside the taxonomy are a 500 with a fixed detail.
 func engineStatus(err error) (status int, detail string, retry bool) {
-	switch engine.Kind(err) {
+	switch engine.KindOf(err) {
 	case engine.ErrNotFound:
 		return fasthttp.StatusNotFound, detailUserNotFound, false
 	case engine.ErrInvalid:

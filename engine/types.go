@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/gocql/gocql"
 )
 
 // UUID is a user id: 16 bytes, printed in the canonical 8-4-4-4-12 form.
@@ -13,13 +15,9 @@ type UUID [16]byte
 
 var errBadUUID = errors.New("invalid UUID")
 
-// ParseUUID accepts the canonical 36-character form (any letter case).
-func ParseUUID(s string) (UUID, error) { return parseUUID(s) }
-
-// ParseUUIDBytes is ParseUUID for a byte slice, without allocating.
-func ParseUUIDBytes(b []byte) (UUID, error) { return parseUUID(b) }
-
-func parseUUID[T string | []byte](s T) (UUID, error) {
+// ParseUUIDBytes accepts the canonical 36-character form (any letter case)
+// without allocating.
+func ParseUUIDBytes(s []byte) (UUID, error) {
 	var u UUID
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return u, errBadUUID
@@ -143,4 +141,12 @@ func (c Consistency) String() string {
 // Options are per-request settings.
 type Options struct {
 	Consistency Consistency
+}
+
+func consistencyToGocql(c Consistency) (gocql.Consistency, bool) {
+	switch c {
+	case One, Quorum, All, LocalQuorum, EachQuorum, LocalOne:
+		return gocql.Consistency(c), true
+	}
+	return 0, false
 }

@@ -1,0 +1,175 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
+
+// Admission: where a task enters the engine. Engine.admit is the one place
+// that hands a task to its executor and, when it cannot, fails the task
+// itself (completing it and everything riding on it, and giving the
+// executor's hold back), so a caller only ever releases its own hold.
+
+// gate is the admission the pool's queue and the batcher's input share: a
+// bound on the tasks held (queued, or reserved by a caller about to queue
+// them), a closed flag, and a send that never blocks a caller.
+type gate struct {
+	ch    chan *task
+	limit int64
+
+	mu     sync.RWMutex // sends hold it shared; close exclusively, so no send races close(ch)
+	closed bool
+	// held counts tasks admitted and not yet taken by the consumer, and
+	// reservations. It never exceeds limit = cap(ch), so a send of an
+	// admitted task cannot find the channel full.
+	held atomic.Int64
+}
+
+func newGate(limit int) *gate {
+	return &gate{ch: make(chan *task, limit), limit: int64(limit)}
+}
+
+// reserve admits n tasks at once, or none: callers that need all of a group
+// to run (a batch create) reserve before sending any.
+func (g *gate) reserve(n int) bool {
+	if g.held.Add(int64(n)) > g.limit {
+		g.held.Add(int64(-n))
+		return false
+	}
+	return true
+}
+
+// unreserve returns n reservations, or n tasks taken off by the consumer.
+func (g *gate) unreserve(n int) { g.held.Add(int64(-n)) }
+
+// send admits and queues t, or fails at once with ErrOverloaded or ErrClosed.
+func (g *gate) send(t *task) error {
+	if !g.reserve(1) {
+		return ErrOverloaded
+	}
+	return g.sendReserved(t)
+}
+
+// sendReserved queues a task admitted by reserve; on error the reservation
+// is returned.
+func (g *gate) sendReserved(t *task) error {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.closed {
+		g.unreserve(1)
+		return ErrClosed
+	}
+	select {
+	case g.ch <- t:
+		return nil
+	default: // unreachable while held <= cap(ch); never block a caller
+		g.unreserve(1)
+		return ErrOverloaded
+	}
+}
+
+// close refuses further sends and closes the channel, so the consumer sees
+// the end once it has taken every queued task. It reports whether this call
+// closed it.
+func (g *gate) close() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.closed = true
+	close(g.ch)
+	return true
+}
+
+// admit hands t to its executor: a write to the batcher (or to the pool
+// when batching is off), anything else to the pool. It never blocks. On
+// error t has been failed with that error (see task.go): the caller only
+// releases its own hold.
+func (e *Engine) admit(t *task) error {
+	var err error
+	switch {
+	case t.kind == kindBatch: // from the batcher, also while Close drains it
+		err = e.pool.gate.send(t)
+	case e.closing.Load():
+		err = ErrClosed
+	case t.ctx.Err() != nil: // no queue slot for work nobody waits for
+		err = t.ctx.Err()
+	case t.kind == kindWrite:
+		t.token = Token(t.id)
+		err = e.writeGate().send(t)
+	default:
+		err = e.pool.gate.send(t)
+	}
+	return e.refuse(t, err)
+}
+
+// admitReserved is admit for a write whose slot reserveWrites took.
+func (e *Engine) admitReserved(t *task) error {
+	t.token = Token(t.id)
+	return e.refuse(t, e.writeGate().sendReserved(t))
+}
+
+// writeGate is where writes enter: the batcher's, or the pool's with
+// batching off.
+func (e *Engine) writeGate() *gate {
+	if e.batch != nil {
+		return e.batch.gate
+	}
+	return e.pool.gate
+}
+
+// refuse fails t with a refused admission's error, if there is one.
+func (e *Engine) refuse(t *task, err error) error {
+	if err == nil {
+		return nil
+	}
+	if KindOf(err) == nil {
+		err = classify("submit", err)
+	} else {
+		err = &Error{Kind: KindOf(err), Op: "submit"}
+	}
+	e.metrics.rejected(err)
+	e.fail(t, err)
+	return err
+}
+
+// do admits t and waits for it; the caller keeps (and releases) its hold.
+func (e *Engine) do(t *task) error {
+	if err := e.admit(t); err != nil {
+		return err
+	}
+	return t.wait()
+}
+
+// fail completes t, and everything riding on it, with err and gives the
+// executor's hold back. A read leader leaves the flight table first, so no
+// reader joins a query that will never run.
+func (e *Engine) fail(t *task, err error) {
+	if t.kind == kindGet {
+		e.land(t)
+	}
+	finishAll(&t.followers, nil, err)
+	finishAll(&t.batch, nil, err)
+	t.finish(err)
+}
+
+// reserveWrites admits n writes to the batcher (or, with batching off, the
+// pool) at once, or fails without admitting any.
+func (e *Engine) reserveWrites(ctx context.Context, n int) error {
+	if e.closing.Load() {
+		return &Error{Kind: ErrClosed, Op: "submit"}
+	}
+	if err := ctx.Err(); err != nil {
+		return classify("submit", err)
+	}
+	if !e.writeGate().reserve(n) {
+		err := &Error{Kind: ErrOverloaded, Op: "submit"}
+		e.metrics.rejected(err)
+		return err
+	}
+	return nil
+}
+
+func (e *Engine) unreserveWrites(n int) { e.writeGate().unreserve(n) }

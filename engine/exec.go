@@ -1,0 +1,291 @@
+package engine
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gocql/gocql"
+)
+
+// Execution: everything here runs on a pool worker. run is the pool's
+// worker function and holds the engine's one panic guard; each run* method
+// executes one kind of task and ends by completing it (finish or fail is
+// its last use of the task, see task.go).
+
+// run executes one task. A panic completes the task, and everything riding
+// on it, with an internal error instead of killing the process or leaving
+// callers waiting.
+func (e *Engine) run(t *task) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("engine task panicked", "kind", t.kind, "panic", r)
+			e.fail(t, &Error{Kind: errInternal, Op: "run", Cause: fmt.Errorf("panic: %v", r)})
+		}
+	}()
+	// A batch checks each entry's deadline itself and must always report back.
+	if t.kind != kindBatch && t.expired(time.Now()) {
+		e.metrics.expired.Inc()
+		e.fail(t, &Error{Kind: ErrTimeout, Op: "queue", Cause: errors.New("deadline passed while queued")})
+		return
+	}
+	e.exec(t)
+}
+
+// execute is what a worker does with each kind of task (e.exec, which unit
+// tests replace with a query-free stand-in).
+func (e *Engine) execute(t *task) {
+	switch t.kind {
+	case kindGet:
+		e.runGet(t)
+	case kindWrite:
+		t.finish(e.runWrite(t))
+	case kindBatch:
+		e.runBatch(t)
+	case kindUpdate:
+		t.finish(e.runUpdate(t))
+	case kindPage:
+		t.finish(e.runPage(t))
+	case kindProbe:
+		t.finish(e.runProbe(t))
+	default:
+		e.fail(t, &Error{Kind: errInternal, Op: "run", Cause: fmt.Errorf("unknown task kind %d", t.kind)})
+	}
+}
+
+// readRow reads the row of t.id into t.user.
+func (e *Engine) readRow(t *task) error {
+	start := time.Now()
+	var id gocql.UUID
+	u := &t.user
+	err := e.session.Query(e.stmts.get, gocql.UUID(t.id)).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).
+		Scan(&id, &u.Name, &u.Email, &u.Age, &u.CreatedAt, &u.UpdatedAt)
+	e.metrics.observe("get", start, err)
+	u.ID = UUID(id)
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	return err
+}
+
+func (e *Engine) runGet(t *task) {
+	err := classify("get", e.readRow(t))
+	e.land(t)
+	finishAll(&t.followers, &t.user, err)
+	t.finish(err)
+}
+
+// bindWrite returns the statement and values of a write task.
+func (e *Engine) bindWrite(t *task) (string, []any) {
+	id := gocql.UUID(t.id)
+	if t.op == opDelete {
+		return e.stmts.del, []any{tombstoneTimestamp, id}
+	}
+	u := &t.user
+	return e.stmts.insert, []any{id, u.Name, u.Email, u.Age, u.CreatedAt, u.UpdatedAt}
+}
+
+func (e *Engine) runWrite(t *task) error {
+	stmt, args := e.bindWrite(t)
+	start := time.Now()
+	// Inserts carry their id and values from the first attempt, and deletes
+	// a fixed timestamp: repeating either cannot change the outcome.
+	err := e.session.Query(stmt, args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Exec()
+	e.metrics.observe(statementName(t.op), start, err)
+	return classify("write", err)
+}
+
+func statementName(op writeOp) string {
+	if op == opDelete {
+		return "delete"
+	}
+	return "insert"
+}
+
+// runBatch executes the entries of a batch as one UNLOGGED batch routed by
+// its first entry's key; every entry shares that entry's replicas.
+func (e *Engine) runBatch(t *task) {
+	// t.batch keeps the live entries until they are finished, so that a
+	// panic (recovered in run) still completes every caller.
+	dropExpired(&t.batch, time.Now())
+	live := t.batch
+	if len(live) == 0 {
+		t.finish(nil)
+		return
+	}
+	var err error
+	start := time.Now()
+	if len(live) == 1 {
+		err = e.runWrite(live[0])
+	} else {
+		b := e.session.NewBatch(gocql.UnloggedBatch).WithContext(t.ctx)
+		b.SetConsistency(t.cl)
+		if r := e.ring.Load(); r != nil {
+			b.Observer(e.routing(r, live))
+		}
+		b.Entries = make([]gocql.BatchEntry, 0, len(live))
+		for _, w := range live {
+			stmt, args := e.bindWrite(w)
+			// Idempotent entries make the batch retryable (see runWrite).
+			b.Entries = append(b.Entries, gocql.BatchEntry{Stmt: stmt, Args: args, Idempotent: true})
+		}
+		err = classify("batch", e.session.ExecuteBatch(b))
+		e.metrics.observe("batch", start, err)
+	}
+	e.metrics.batchSize.Update(float64(len(live)))
+	finishAll(&t.batch, nil, err)
+	t.finish(err)
+}
+
+// routingObserver records, for each batch attempt, which node coordinated
+// it, whether that node is a replica of the batch's entries, and whether the
+// entries really shared one replica set: the proof that token-aware grouping
+// and the driver's routing agree.
+type routingObserver struct {
+	m        *engineMetrics
+	replicas []string
+	mixed    bool
+}
+
+// routing builds the observer of a batch of live entries under ring r.
+func (e *Engine) routing(r *ring, live []*task) routingObserver {
+	set := r.replicaSet(live[0].token)
+	o := routingObserver{m: e.metrics, replicas: r.replicas(set)}
+	for _, w := range live[1:] {
+		if r.replicaSet(w.token) != set {
+			o.mixed = true
+		}
+	}
+	return o
+}
+
+func (o routingObserver) ObserveBatch(_ context.Context, b gocql.ObservedBatch) {
+	if o.mixed {
+		o.m.batchMixed.Inc()
+	}
+	if b.Host == nil {
+		return
+	}
+	addr := b.Host.ConnectAddress().String()
+	o.m.set.GetOrCreateCounter(`userapi_engine_batch_coordinator_host_total{host="` + addr + `"}`).Inc()
+	for _, r := range o.replicas {
+		if r == addr {
+			o.m.batchToReplica.Inc()
+			return
+		}
+	}
+	o.m.batchToOther.Inc()
+}
+
+// dropExpired finishes the entries of *list whose caller's deadline passed
+// with ErrTimeout (they are never written), taking each off the list first.
+func dropExpired(list *[]*task, now time.Time) {
+	for i := 0; i < len(*list); {
+		l := *list
+		w := l[i]
+		if !w.expired(now) {
+			i++
+			continue
+		}
+		l[i] = l[len(l)-1]
+		l[len(l)-1] = nil
+		*list = l[:len(l)-1]
+		w.finish(&Error{Kind: ErrTimeout, Op: "batch", Cause: errors.New("deadline passed while batched")})
+	}
+}
+
+// runUpdate reads the user, merges the patch and writes only the patched
+// columns and updated_at. A missing user is ErrNotFound and nothing is
+// written; a delete racing the write shadows it (see tombstoneTimestamp).
+func (e *Engine) runUpdate(t *task) error {
+	if err := e.readRow(t); err != nil {
+		return classify("update read", err)
+	}
+	u := &t.user
+	id := gocql.UUID(t.id)
+	// updated_at must grow even for two updates within one millisecond.
+	next := nowMillis()
+	if prev := u.UpdatedAt; !next.After(prev) {
+		next = prev.Add(time.Millisecond)
+	}
+	u.UpdatedAt = next
+	mask := 0
+	args := make([]any, 0, 5)
+	if p := t.patch.Name; p != nil {
+		mask |= 1
+		u.Name = *p
+		args = append(args, *p)
+	}
+	if p := t.patch.Email; p != nil {
+		mask |= 2
+		u.Email = *p
+		args = append(args, *p)
+	}
+	if p := t.patch.Age; p != nil {
+		mask |= 4
+		u.Age = *p
+		args = append(args, *p)
+	}
+	// The write's timestamp is updated_at itself: a retried attempt writes
+	// exactly what the first did, and a later update always wins.
+	args = append(args, next, id)
+	args = append([]any{next.UnixMicro()}, args...)
+	start := time.Now()
+	err := e.session.Query(e.stmts.update[mask], args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Exec()
+	e.metrics.observe("update", start, err)
+	return classify("update write", err)
+}
+
+func (e *Engine) runProbe(t *task) error {
+	start := time.Now()
+	iter := e.session.Query(e.stmts.probe).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Iter()
+	var id gocql.UUID
+	iter.Scan(&id)
+	err := iter.Close()
+	e.metrics.observe("probe", start, err)
+	return classify("probe", err)
+}
+
+// runPage fetches one page of at most t.limit rows after the token in
+// t.state (none: from the start) and sets t.state to where the next page
+// starts, or empty when no row follows.
+//
+// Pages walk the ring by token instead of using Cassandra's paging state:
+// each partition is one row, so "token(id) > last" resumes exactly, and
+// asking for one row more than the page tells whether a next page exists;
+// a walk never ends with an empty page.
+func (e *Engine) runPage(t *task) error {
+	start := time.Now()
+	var q *gocql.Query
+	if len(t.state) == 8 {
+		after := int64(binary.BigEndian.Uint64(t.state))
+		q = e.session.Query(e.stmts.listFrom, after, t.limit+1)
+	} else {
+		q = e.session.Query(e.stmts.list, t.limit+1)
+	}
+	iter := q.WithContext(t.ctx).Consistency(t.cl).Idempotent(true).PageSize(t.limit + 1).Iter()
+	t.users = t.users[:0]
+	more := false
+	var (
+		id gocql.UUID
+		u  User
+	)
+	for iter.Scan(&id, &u.Name, &u.Email, &u.Age, &u.CreatedAt, &u.UpdatedAt) {
+		if len(t.users) == t.limit {
+			more = true
+			break
+		}
+		u.ID = UUID(id)
+		u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+		t.users = append(t.users, u)
+		u = User{}
+	}
+	t.state = t.state[:0]
+	if more {
+		last := t.users[len(t.users)-1].ID
+		t.state = binary.BigEndian.AppendUint64(t.state, uint64(murmur3Token(last[:])))
+	}
+	err := iter.Close()
+	e.metrics.observe("list", start, err)
+	return classify("list", err)
+}

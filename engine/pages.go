@@ -1,0 +1,130 @@
+package engine
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+
+	"github.com/gocql/gocql"
+)
+
+// Pages, the caller's side: ListUsers and StreamUsers, and the page-state
+// token a walk resumes from. Each page is one task (runPage in exec.go).
+
+// Page-state tokens carry the partition token a walk resumes after, as
+// base64url(version | crc32c(state) | state) with an 8-byte big-endian
+// state. The checksum rejects a tampered or truncated token here, before
+// any query runs.
+const pageStateVersion = 2
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+var errBadPageState = &Error{Kind: ErrInvalid, Op: "page state", Cause: errors.New("malformed or tampered page_state token")}
+
+func encodePageState(state []byte) string {
+	if len(state) == 0 {
+		return ""
+	}
+	buf := make([]byte, 5+len(state))
+	buf[0] = pageStateVersion
+	binary.BigEndian.PutUint32(buf[1:5], crc32.Checksum(state, castagnoli))
+	copy(buf[5:], state)
+	return encodeRaw(buf)
+}
+
+// decodePageState returns nil for "" (the first page).
+func decodePageState(token string) ([]byte, error) {
+	if token == "" {
+		return nil, nil
+	}
+	if len(token) > 4096 {
+		return nil, errBadPageState
+	}
+	buf, err := decodeRaw(token)
+	if err != nil || len(buf) != 5+8 || buf[0] != pageStateVersion {
+		return nil, errBadPageState
+	}
+	state := buf[5:]
+	if binary.BigEndian.Uint32(buf[1:5]) != crc32.Checksum(state, castagnoli) {
+		return nil, errBadPageState
+	}
+	return state, nil
+}
+
+// ValidPageState reports whether token could have come from ListUsers, so
+// the HTTP layer can reject a bad token before any work is queued.
+func ValidPageState(token string) bool {
+	_, err := decodePageState(token)
+	return err == nil
+}
+
+func decodeRaw(s string) ([]byte, error) { return base64.RawURLEncoding.Strict().DecodeString(s) }
+func encodeRaw(b []byte) string          { return base64.RawURLEncoding.EncodeToString(b) }
+
+// ListUsers returns up to limit users starting at pageState ("" = start).
+func (e *Engine) ListUsers(ctx context.Context, limit int, pageState string, opt Options) (Page, error) {
+	if limit < 1 {
+		return Page{}, &Error{Kind: ErrInvalid, Op: "list", Cause: errors.New("limit must be positive")}
+	}
+	state, err := decodePageState(pageState)
+	if err != nil {
+		return Page{}, err
+	}
+	t := acquireTask(ctx, kindPage, e.consistency(opt))
+	defer t.release()
+	t.limit, t.state = limit, state
+	if err := e.do(t); err != nil {
+		return Page{}, err
+	}
+	users := make([]User, len(t.users))
+	copy(users, t.users)
+	return Page{Users: users, Next: encodePageState(t.state)}, nil
+}
+
+// StreamUsers walks the table fetchSize rows at a time, calling fn with each
+// page until limit users were delivered (limit <= 0: no limit) or the table
+// ends. fn must not keep the slice: it is reused for the next page. It
+// returns the number of pages fetched.
+func (e *Engine) StreamUsers(ctx context.Context, fetchSize, limit int, opt Options, fn func(page []User) error) (pages int, err error) {
+	if fetchSize < 1 {
+		return 0, &Error{Kind: ErrInvalid, Op: "stream", Cause: errors.New("fetch size must be positive")}
+	}
+	cl := e.consistency(opt)
+	var state []byte
+	for delivered := 0; ; {
+		max := 0
+		if limit > 0 {
+			max = limit - delivered
+		}
+		n, fetched, err := e.streamPage(ctx, cl, fetchSize, max, &state, fn)
+		if fetched {
+			pages++
+		}
+		delivered += n
+		if err != nil || len(state) == 0 || (limit > 0 && delivered >= limit) {
+			return pages, err
+		}
+	}
+}
+
+// streamPage fetches the page that starts at *state, hands at most max of
+// its rows (max <= 0: all) to fn, and moves *state to the next page.
+func (e *Engine) streamPage(ctx context.Context, cl gocql.Consistency, fetchSize, max int, state *[]byte, fn func([]User) error) (n int, fetched bool, err error) {
+	t := acquireTask(ctx, kindPage, cl)
+	defer t.release()
+	t.limit, t.state = fetchSize, *state
+	if err := e.do(t); err != nil {
+		return 0, false, err
+	}
+	*state = append((*state)[:0], t.state...)
+	rows := t.users
+	if max > 0 && len(rows) > max {
+		rows = rows[:max]
+	}
+	if len(rows) == 0 {
+		return 0, true, nil
+	}
+	return len(rows), true, fn(rows)
+}
