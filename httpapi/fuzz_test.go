@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
@@ -214,5 +215,25 @@ func FuzzConsistencyHeader(f *testing.F) {
 		ctx := serveFuzz(t, h, "GET", "/users/01000000-0000-0000-0000-000000000000", nil, "X-Consistency-Level", v)
 		code := ctx.Response.StatusCode()
 		require.True(t, code == 200 || code == 422, "%q -> %d", v, code)
+	})
+}
+
+// FuzzTimeoutHeader: any X-Request-Timeout value is served or a 422 whose
+// entry quotes the value; a parsed deadline is never past the bound.
+func FuzzTimeoutHeader(f *testing.F) {
+	for _, s := range []string{"0.1", "10", "1e-9", "0", "-1", "nan", "inf", "1e309", "0x1p-2", "", " 3 "} {
+		f.Add(s)
+	}
+	h := fuzzServer(f)
+	f.Fuzz(func(t *testing.T, v string) {
+		if d, typ, _ := parseTimeout([]byte(v), time.Second); typ == "" {
+			require.True(t, d > 0 && d <= time.Second, "%q -> %v", v, d)
+		}
+		if strings.ContainsAny(v, "\r\n") {
+			return // not a header value a client can send
+		}
+		ctx := serveFuzz(t, h, "GET", "/users/01000000-0000-0000-0000-000000000000", nil, "X-Request-Timeout", v)
+		code := ctx.Response.StatusCode()
+		require.True(t, code == 200 || code == 422 || code == 504, "%q -> %d", v, code)
 	})
 }

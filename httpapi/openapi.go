@@ -59,6 +59,13 @@ var (
 		"description": "Cassandra consistency level for this request; default is the server's -consistency",
 		"schema":      obj{"type": "string", "enum": []string{"ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "ALL", "EACH_QUORUM"}},
 	}
+	timeoutParam = obj{
+		"name": "X-Request-Timeout", "in": "header", "required": false,
+		"description": "Deadline of this request's database work, in seconds (a decimal such as 0.1 or 10). " +
+			"Never longer than the server's -request-timeout (for the stream routes, the stream timeout); " +
+			"past it the answer is 504 and the work is cancelled. Zero, negative, non-finite or malformed: 422.",
+		"schema": obj{"type": "number", "exclusiveMinimum": 0},
+	}
 	userIDParam = obj{
 		"name": "user_id", "in": "path", "required": true,
 		"description": "User id (UUID); anything else is a 400",
@@ -185,25 +192,25 @@ func openAPISpec() obj {
 	notFound := errResp("User not found")
 	badID := errResp("Malformed user id: `{\"detail\": \"Invalid user ID format\"}`")
 	userPath := obj{
-		"get": op("users", "get_user", "Get a user", "", []obj{userIDParam, consistencyParam}, nil,
+		"get": op("users", "get_user", "Get a user", "", []obj{userIDParam, consistencyParam, timeoutParam}, nil,
 			withErrors(obj{"200": userResp, "400": errResp("Malformed user id: `{\"detail\": \"Invalid UUID\"}`"), "404": notFound})),
 		"put": op("users", "update_user", "Update a user (partial merge)",
 			"Absent or null fields keep their value; `{}` is accepted. `updated_at` always moves forward. "+
 				"An update never re-creates a deleted user.",
-			[]obj{userIDParam, consistencyParam}, ref("UserUpdate"),
+			[]obj{userIDParam, consistencyParam, timeoutParam}, ref("UserUpdate"),
 			withErrors(obj{"200": userResp, "400": badID, "404": notFound})),
 		"delete": op("users", "delete_user", "Delete a user", "Idempotent: deleting a missing user is a 204 too.",
-			[]obj{userIDParam, consistencyParam}, nil,
+			[]obj{userIDParam, consistencyParam, timeoutParam}, nil,
 			withErrors(obj{"204": obj{"description": "Deleted"}, "400": badID})),
 	}
 	patch := op("users", "patch_user", "Update a user (partial merge)", "Same as PUT.",
-		[]obj{userIDParam, consistencyParam}, ref("UserUpdate"),
+		[]obj{userIDParam, consistencyParam, timeoutParam}, ref("UserUpdate"),
 		withErrors(obj{"200": userResp, "400": badID, "404": notFound}))
 	userPath["patch"] = patch
 
 	perf := func(mode, desc string) obj {
 		return obj{"get": op("performance", "performance_"+mode, "Run N probe reads ("+mode+")", desc,
-			[]obj{intQuery("requests", "Number of `SELECT ... LIMIT 1` queries", defaultPerfRequests, 1, maxPerfRequests)},
+			[]obj{intQuery("requests", "Number of `SELECT ... LIMIT 1` queries", defaultPerfRequests, 1, maxPerfRequests), timeoutParam},
 			nil, withErrors(obj{"200": resp("Timing", ref("PerformanceResult"))}))}
 	}
 
@@ -225,7 +232,7 @@ func openAPISpec() obj {
 			obj{"200": obj{"description": "The file"}, "404": errResp("No such asset")})},
 		"/users": obj{
 			"post": op("users", "create_user", "Create a user", "Answers 201 with `Location: /users/{id}`.",
-				[]obj{consistencyParam}, ref("UserCreate"),
+				[]obj{consistencyParam, timeoutParam}, ref("UserCreate"),
 				withErrors(obj{"201": obj{
 					"description": "Created",
 					"headers":     obj{"Location": obj{"schema": obj{"type": "string"}}},
@@ -238,7 +245,7 @@ func openAPISpec() obj {
 					intQuery("limit", "Page size", defaultListLimit, 1, maxListLimit),
 					{"name": "page_state", "in": "query", "required": false, "schema": obj{"type": "string"},
 						"description": "Opaque token from X-Next-Page-State; a tampered token is a 422"},
-					consistencyParam,
+					consistencyParam, timeoutParam,
 				}, nil,
 				withErrors(obj{"200": obj{
 					"description": "A page of users",
@@ -252,7 +259,7 @@ func openAPISpec() obj {
 		"/users/batch": obj{"post": op("users", "create_users", "Create 1-1000 users",
 			"All users are validated first: one invalid item is a 422 naming its index, and nothing is written. "+
 				"Writes go through the engine's token-aware batching.",
-			[]obj{consistencyParam}, ref("UserBatch"),
+			[]obj{consistencyParam, timeoutParam}, ref("UserBatch"),
 			withErrors(obj{"201": resp("Created, in input order", ref("UserBatchResponse"))}))},
 		"/users/stream": obj{"get": op("users", "stream_users", "Walk the table page by page",
 			"`limit=0` means no limit (capped at 100000 in the JSON form). With `Accept: application/x-ndjson` "+
@@ -261,7 +268,7 @@ func openAPISpec() obj {
 			[]obj{
 				intQuery("limit", "At most this many users; 0 = all", defaultStreamLimit, 0, maxStreamLimit),
 				intQuery("fetch_size", "Rows per page", defaultFetchSize, minFetchSize, maxFetchSize),
-				consistencyParam,
+				consistencyParam, timeoutParam,
 			}, nil,
 			withErrors(obj{"200": obj{"description": "Users", "content": obj{
 				"application/json":     obj{"schema": ref("StreamResponse")},
@@ -272,7 +279,7 @@ func openAPISpec() obj {
 				intQuery("limit", "At most this many rows; 0 = all", defaultStreamLimit, 0, maxStreamLimit),
 				intQuery("fetch_size", "Rows per page", defaultFetchSize, minFetchSize, maxFetchSize),
 				intQuery("max_pages", "Stop after this many pages; 0 = no limit", defaultMaxPages, 0, maxMaxPages),
-				consistencyParam,
+				consistencyParam, timeoutParam,
 			}, nil,
 			withErrors(obj{"200": resp("Pages", ref("PagesResponse"))}))},
 		"/users/{user_id}":   userPath,

@@ -67,11 +67,12 @@ func (s *Server) performanceSync(ctx *fasthttp.RequestCtx, route string) {
 func (s *Server) performance(ctx *fasthttp.RequestCtx, route string, concurrent bool) {
 	var errs problems
 	n := queryInt(ctx.QueryArgs(), "requests", defaultPerfRequests, 1, maxPerfRequests, &errs)
+	timeout := requestTimeout(ctx, s.cfg.RequestTimeout, &errs)
 	if len(errs) > 0 {
 		errs.write(ctx)
 		return
 	}
-	c, cancel := s.requestContext()
+	c, cancel := deadline(timeout)
 	defer cancel()
 	var (
 		ok       int

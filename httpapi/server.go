@@ -306,25 +306,10 @@ func (s *Server) panicked(ctx *fasthttp.RequestCtx, p any) {
 	writeDetail(ctx, fasthttp.StatusInternalServerError, detailInternal)
 }
 
-// requestContext bounds one request's engine work.
-func (s *Server) requestContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
-}
-
-var headerConsistency = []byte("X-Consistency-Level")
-
-// options reads per-request engine options (the X-Consistency-Level header).
-func options(ctx *fasthttp.RequestCtx, errs *problems) engine.Options {
-	v := ctx.Request.Header.PeekBytes(headerConsistency)
-	if v == nil {
-		return engine.Options{}
-	}
-	c, ok := parseConsistency(v)
-	if !ok {
-		errs.add("enum", "Input should be 'ONE', 'LOCAL_ONE', 'QUORUM', 'LOCAL_QUORUM', 'ALL' or 'EACH_QUORUM'",
-			"header", "x-consistency-level")
-	}
-	return engine.Options{Consistency: c}
+// deadline bounds one request's engine work: fasthttp's ctx.Done closes only
+// at shutdown, so every handler makes its own.
+func deadline(timeout time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), timeout)
 }
 
 func acquireBuf() *bytebufferpool.ByteBuffer  { return bytebufferpool.Get() }

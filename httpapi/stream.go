@@ -3,10 +3,10 @@ package httpapi
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -38,20 +38,20 @@ var acceptNDJSON = []byte("application/x-ndjson")
 // streams any number of rows with memory bounded by one page.
 func (s *Server) streamUsers(ctx *fasthttp.RequestCtx, route string) {
 	var errs problems
-	opt := options(ctx, &errs)
+	opt, timeout := requestOptions(ctx, s.cfg.StreamTimeout, &errs)
 	limit, fetch := streamParams(ctx.QueryArgs(), &errs)
 	if len(errs) > 0 {
 		errs.write(ctx)
 		return
 	}
 	if bytes.Contains(ctx.Request.Header.Peek(fasthttp.HeaderAccept), acceptNDJSON) {
-		s.streamNDJSON(ctx, route, fetch, limit, opt)
+		s.streamNDJSON(ctx, route, fetch, limit, opt, timeout)
 		return
 	}
 	if limit == 0 {
 		limit = maxStreamLimit
 	}
-	c, cancel := context.WithTimeout(context.Background(), s.cfg.StreamTimeout)
+	c, cancel := deadline(timeout)
 	defer cancel()
 	b := make([]byte, 0, 4096)
 	b = append(b, `{"users":[`...)
@@ -92,9 +92,10 @@ var errStreamPanic = errors.New("stream writer panicked")
 // any row (overload, outage) still gets its proper status. An error after
 // rows were sent can only end the stream: it is written as a last line
 // {"detail": ...}. The writer goroutine ends when the walk ends, when the
-// client goes away (a write fails), or at StreamTimeout.
-func (s *Server) streamNDJSON(ctx *fasthttp.RequestCtx, route string, fetch, limit int, opt engine.Options) {
-	c, cancel := context.WithTimeout(context.Background(), s.cfg.StreamTimeout)
+// client goes away (a write fails), or at the deadline (StreamTimeout, or
+// the client's shorter X-Request-Timeout).
+func (s *Server) streamNDJSON(ctx *fasthttp.RequestCtx, route string, fetch, limit int, opt engine.Options, timeout time.Duration) {
+	c, cancel := deadline(timeout)
 	started := make(chan error, 1)
 	store, log := s.store, s.log
 	ctx.SetStatusCode(fasthttp.StatusOK)
@@ -153,7 +154,7 @@ var errEnoughPages = errors.New("max_pages reached")
 // user per page rather than the rows.
 func (s *Server) streamPages(ctx *fasthttp.RequestCtx, route string) {
 	var errs problems
-	opt := options(ctx, &errs)
+	opt, timeout := requestOptions(ctx, s.cfg.StreamTimeout, &errs)
 	args := ctx.QueryArgs()
 	limit, fetch := streamParams(args, &errs)
 	maxPages := queryInt(args, "max_pages", defaultMaxPages, 0, maxMaxPages, &errs)
@@ -161,7 +162,7 @@ func (s *Server) streamPages(ctx *fasthttp.RequestCtx, route string) {
 		errs.write(ctx)
 		return
 	}
-	c, cancel := context.WithTimeout(context.Background(), s.cfg.StreamTimeout)
+	c, cancel := deadline(timeout)
 	defer cancel()
 	b := make([]byte, 0, 1024)
 	pages, rows := 0, 0

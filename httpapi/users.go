@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -58,7 +59,7 @@ func pathID(ctx *fasthttp.RequestCtx, detail string) (engine.UUID, bool) {
 
 func (s *Server) createUser(ctx *fasthttp.RequestCtx, route string) {
 	var errs problems
-	opt := options(ctx, &errs)
+	opt, timeout := requestOptions(ctx, s.cfg.RequestTimeout, &errs)
 	body := ctx.PostBody()
 	var in engine.NewUser
 	if i, ok := parseBody(body, &errs); ok {
@@ -68,7 +69,7 @@ func (s *Server) createUser(ctx *fasthttp.RequestCtx, route string) {
 		errs.write(ctx)
 		return
 	}
-	c, cancel := s.requestContext()
+	c, cancel := deadline(timeout)
 	defer cancel()
 	u, err := s.store.CreateUser(c, in, opt)
 	if err != nil {
@@ -80,26 +81,26 @@ func (s *Server) createUser(ctx *fasthttp.RequestCtx, route string) {
 	writeUser(ctx, fasthttp.StatusCreated, &u)
 }
 
-// targetUser reads what GET and DELETE /users/{id} share: the consistency
-// header and the id (badID: the detail of a malformed one). When it returns
-// false it has written the answer.
-func targetUser(ctx *fasthttp.RequestCtx, badID string) (engine.UUID, engine.Options, bool) {
+// targetUser reads what GET and DELETE /users/{id} share: the request
+// headers and the id (badID: the detail of a malformed one). When it
+// returns false it has written the answer.
+func (s *Server) targetUser(ctx *fasthttp.RequestCtx, badID string) (engine.UUID, engine.Options, time.Duration, bool) {
 	var errs problems
-	opt := options(ctx, &errs)
+	opt, timeout := requestOptions(ctx, s.cfg.RequestTimeout, &errs)
 	if len(errs) > 0 {
 		errs.write(ctx)
-		return engine.UUID{}, opt, false
+		return engine.UUID{}, opt, timeout, false
 	}
 	id, ok := pathID(ctx, badID)
-	return id, opt, ok
+	return id, opt, timeout, ok
 }
 
 func (s *Server) getUser(ctx *fasthttp.RequestCtx, route string) {
-	id, opt, ok := targetUser(ctx, detailInvalidUUID)
+	id, opt, timeout, ok := s.targetUser(ctx, detailInvalidUUID)
 	if !ok {
 		return
 	}
-	c, cancel := s.requestContext()
+	c, cancel := deadline(timeout)
 	defer cancel()
 	u, err := s.store.GetUser(c, id, opt)
 	if err != nil {
@@ -111,7 +112,7 @@ func (s *Server) getUser(ctx *fasthttp.RequestCtx, route string) {
 
 func (s *Server) listUsers(ctx *fasthttp.RequestCtx, route string) {
 	var errs problems
-	opt := options(ctx, &errs)
+	opt, timeout := requestOptions(ctx, s.cfg.RequestTimeout, &errs)
 	args := ctx.QueryArgs()
 	limit := queryInt(args, "limit", defaultListLimit, 1, maxListLimit, &errs)
 	state := string(args.Peek("page_state"))
@@ -122,7 +123,7 @@ func (s *Server) listUsers(ctx *fasthttp.RequestCtx, route string) {
 		errs.write(ctx)
 		return
 	}
-	c, cancel := s.requestContext()
+	c, cancel := deadline(timeout)
 	defer cancel()
 	page, err := s.store.ListUsers(c, limit, state, opt)
 	if err != nil {
@@ -150,7 +151,7 @@ func (s *Server) listUsers(ctx *fasthttp.RequestCtx, route string) {
 // null fields keep their stored value.
 func (s *Server) updateUser(ctx *fasthttp.RequestCtx, route string) {
 	var errs problems
-	opt := options(ctx, &errs)
+	opt, timeout := requestOptions(ctx, s.cfg.RequestTimeout, &errs)
 	body := ctx.PostBody()
 	var patch engine.UserPatch
 	if i, ok := parseBody(body, &errs); ok {
@@ -164,7 +165,7 @@ func (s *Server) updateUser(ctx *fasthttp.RequestCtx, route string) {
 	if !ok {
 		return
 	}
-	c, cancel := s.requestContext()
+	c, cancel := deadline(timeout)
 	defer cancel()
 	u, err := s.store.UpdateUser(c, id, patch, opt)
 	if err != nil {
@@ -175,11 +176,11 @@ func (s *Server) updateUser(ctx *fasthttp.RequestCtx, route string) {
 }
 
 func (s *Server) deleteUser(ctx *fasthttp.RequestCtx, route string) {
-	id, opt, ok := targetUser(ctx, detailInvalidID)
+	id, opt, timeout, ok := s.targetUser(ctx, detailInvalidID)
 	if !ok {
 		return
 	}
-	c, cancel := s.requestContext()
+	c, cancel := deadline(timeout)
 	defer cancel()
 	if err := s.store.DeleteUser(c, id, opt); err != nil {
 		s.fail(ctx, route, err)
@@ -192,13 +193,13 @@ func (s *Server) deleteUser(ctx *fasthttp.RequestCtx, route string) {
 // 422 naming its index, and nothing is written.
 func (s *Server) createUsers(ctx *fasthttp.RequestCtx, route string) {
 	var errs problems
-	opt := options(ctx, &errs)
+	opt, timeout := requestOptions(ctx, s.cfg.RequestTimeout, &errs)
 	in := decodeBatch(ctx.PostBody(), &errs)
 	if len(errs) > 0 {
 		errs.write(ctx)
 		return
 	}
-	c, cancel := s.requestContext()
+	c, cancel := deadline(timeout)
 	defer cancel()
 	users, err := s.store.CreateUsers(c, in, opt)
 	if err != nil {
