@@ -87,7 +87,7 @@ func op(tag, id, summary, desc string, params []obj, body obj, responses obj) ob
 	return o
 }
 
-func openAPISpec() obj {
+func openAPISpec(docsPublic bool) obj {
 	str := func(desc string) obj { return obj{"type": "string", "description": desc} }
 	timestamp := obj{"type": "string", "format": "date-time",
 		"description": "RFC 3339 UTC with exactly three fractional digits", "example": "2024-01-10T12:00:00.000Z"}
@@ -287,8 +287,13 @@ func openAPISpec() obj {
 		"/performance/sync":  perf("sync", "One probe after another."),
 	}
 
-	// The probes and metrics never need the token.
-	for _, p := range []string{"/health", "/ready", "/metrics"} {
+	// The probes and metrics never need the token; the docs only with
+	// -docs-auth.
+	public := []string{"/health", "/ready", "/metrics"}
+	if docsPublic {
+		public = append(public, "/openapi.json", "/docs", "/docs/{file}")
+	}
+	for _, p := range public {
 		paths[p].(obj)["get"].(obj)["security"] = []obj{}
 	}
 	return obj{
@@ -311,4 +316,4 @@ func openAPISpec() obj {
 	}
 }
 
-func openAPIDocument() ([]byte, error) { return json.Marshal(openAPISpec()) }
+func openAPIDocument(docsPublic bool) ([]byte, error) { return json.Marshal(openAPISpec(docsPublic)) }

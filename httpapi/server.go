@@ -52,8 +52,14 @@ type Config struct {
 	StreamTimeout time.Duration
 
 	// APIToken, when set, is required as "Authorization: Bearer <token>" on
-	// every path except /health, /ready and /metrics.
+	// every path except /health, /ready and /metrics, and, unless DocsAuth,
+	// /docs and /openapi.json.
 	APIToken string
+	// DocsAuth puts /docs (with its assets) and /openapi.json behind the
+	// token too. Off by default, as in FastAPI: a browser cannot send the
+	// header to open the page, and the page's Authorize button adds the
+	// token to its try-it-out calls.
+	DocsAuth bool
 
 	// Connection limits. Defaults: ReadTimeout 10s (a slow client cannot
 	// hold a connection longer to send one request), WriteTimeout 60s (also
@@ -133,7 +139,7 @@ func New(cfg Config) (*Server, error) {
 		s.tokenHash = sha256.Sum256([]byte(cfg.APIToken))
 	}
 	var err error
-	if s.openAPI, err = openAPIDocument(); err != nil {
+	if s.openAPI, err = openAPIDocument(!cfg.DocsAuth); err != nil {
 		return nil, fmt.Errorf("httpapi: openapi document: %w", err)
 	}
 	if s.docs, err = newDocs(); err != nil {
@@ -239,7 +245,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // serve is the root handler: bearer token check, then routing.
 func (s *Server) serve(ctx *fasthttp.RequestCtx) {
-	if s.cfg.APIToken != "" && !publicPath(ctx.Request.URI().PathOriginal()) && !s.authorized(ctx) {
+	if s.cfg.APIToken != "" && !s.publicPath(ctx.Request.URI().PathOriginal()) && !s.authorized(ctx) {
 		ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, "Bearer")
 		writeDetail(ctx, fasthttp.StatusUnauthorized, detailUnauthorized)
 		s.metrics.record(routeUnauthorized, fasthttp.StatusUnauthorized, 0)
@@ -261,14 +267,19 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 
 var usersPrefix = []byte("/users/")
 
-// publicPath: the probes and metrics scrapers run without the token.
-func publicPath(p []byte) bool {
+// publicPath: the probes and metrics scrapers run without the token, and
+// so do the docs unless DocsAuth.
+func (s *Server) publicPath(p []byte) bool {
 	switch string(p) {
 	case "/health", "/ready", "/metrics":
 		return true
+	case "/docs", "/openapi.json":
+		return !s.cfg.DocsAuth
 	}
-	return false
+	return !s.cfg.DocsAuth && bytes.HasPrefix(p, docsPrefix)
 }
+
+var docsPrefix = []byte("/docs/")
 
 var bearerPrefix = []byte("bearer ")
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -761,9 +762,13 @@ func TestAuth(t *testing.T) {
 		{"/users", "Bearer", 401},
 		{"/users", "Bearer s3cret-token", 200},
 		{"/users", "bearer s3cret-token", 200},
-		{"/openapi.json", "", 401},
-		{"/docs", "", 401},
+		{"/openapi.json", "", 200},
+		{"/docs", "", 200},
+		{"/docs/swagger-ui.css", "", 200},
+		{"/docs/nope", "", 404},
 		{"/nope", "", 401},
+		{"/docsx", "", 401},
+		{"/users/stream", "", 401},
 		{"/health", "", 200},
 		{"/ready", "", 200},
 		{"/metrics", "", 200},
@@ -775,6 +780,46 @@ func TestAuth(t *testing.T) {
 			assert.Equal(t, "Bearer", resp.Header.Get("WWW-Authenticate"))
 		}
 	}
+}
+
+// With DocsAuth the docs need the token like the API; the probes do not.
+func TestDocsAuth(t *testing.T) {
+	ts := startServer(t, newFakeStore(), func(c *Config) { c.APIToken, c.DocsAuth = "s3cret-token", true })
+	for _, path := range []string{"/openapi.json", "/docs", "/docs/swagger-ui.css", "/users"} {
+		resp, body := ts.do(t, "GET", path, "")
+		assert.Equal(t, 401, resp.StatusCode, "%s without the token: %s", path, body)
+		resp, body = ts.do(t, "GET", path, "", "Authorization", "Bearer s3cret-token")
+		assert.Equal(t, 200, resp.StatusCode, "%s with the token: %s", path, body)
+	}
+	for _, path := range []string{"/health", "/ready", "/metrics"} {
+		resp, _ := ts.do(t, "GET", path, "")
+		assert.Equal(t, 200, resp.StatusCode, path)
+	}
+	// The document says which operations need the token.
+	_, body := ts.do(t, "GET", "/openapi.json", "", "Authorization", "Bearer s3cret-token")
+	assert.Equal(t, []string{"/health", "/metrics", "/ready"}, openOperations(t, body))
+	open := startServer(t, newFakeStore(), func(c *Config) { c.APIToken = "s3cret-token" })
+	_, body = open.do(t, "GET", "/openapi.json", "")
+	assert.Equal(t, []string{"/docs", "/docs/{file}", "/health", "/metrics", "/openapi.json", "/ready"}, openOperations(t, body))
+}
+
+// openOperations lists the paths whose GET declares no security.
+func openOperations(t *testing.T, doc []byte) []string {
+	t.Helper()
+	var d struct {
+		Paths map[string]map[string]struct {
+			Security *[]any `json:"security"`
+		} `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(doc, &d))
+	var out []string
+	for p, ops := range d.Paths {
+		if s := ops["get"].Security; s != nil && len(*s) == 0 {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func TestHealthAndReady(t *testing.T) {

@@ -76,7 +76,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		drainDelay   = fs.Duration("drain-delay", time.Second, "after SIGTERM or SIGINT, keep serving this long with /ready answering 503, so load balancers stop sending before connections are refused"+env("drain-delay", "DRAIN_DELAY"))
 		shutTimeout  = fs.Duration("shutdown-timeout", 20*time.Second, "time allowed, after the drain delay, to finish requests and flush batches"+env("shutdown-timeout", "SHUTDOWN_TIMEOUT"))
 		pprofListen  = fs.String("pprof-listen", "", "address to serve net/http/pprof on, e.g. 127.0.0.1:6060; empty: off. Keep it off public interfaces"+env("pprof-listen", "PPROF_LISTEN"))
-		apiToken     = fs.String("api-token", "", "when set, every endpoint but /health, /ready and /metrics needs 'Authorization: Bearer <token>' (never logged)"+env("api-token", "API_TOKEN"))
+		apiToken     = fs.String("api-token", "", "when set, every endpoint but /health, /ready, /metrics and (unless -docs-auth) /docs and /openapi.json needs 'Authorization: Bearer <token>' (never logged)"+env("api-token", "API_TOKEN"))
+		docsAuth     = fs.Bool("docs-auth", false, "with -api-token, also require the token for /docs and /openapi.json (by default they are open, as in FastAPI: the page's Authorize button adds the token to its calls)"+env("docs-auth", "DOCS_AUTH"))
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: userapi [flags]\n\n"+
@@ -208,6 +209,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		http: httpapi.Config{
 			RequestTimeout: *reqTimeout,
 			APIToken:       *apiToken,
+			DocsAuth:       *docsAuth,
 		},
 		listen:          *listen,
 		pprofListen:     *pprofListen,
@@ -248,6 +250,7 @@ func (c config) logAttrs() []any {
 		"batch_max", e.BatchMax, "batch_linger", e.BatchLinger.String(), "batch_inflight", e.BatchInflight,
 		"listen", c.listen, "pprof_listen", c.pprofListen, "request_timeout", c.http.RequestTimeout.String(),
 		"shutdown_timeout", c.shutdownTimeout.String(), "drain_delay", c.drainDelay.String(), "api_token", c.http.APIToken != "",
+		"docs_auth", c.http.DocsAuth,
 		"log_level", c.logLevel.String(), "log_format", c.logFormat,
 	}
 }

@@ -61,7 +61,7 @@ func TestEnvironmentAndFlags(t *testing.T) {
 		"CASSANDRA_CONNECT_TIMEOUT", "7s", "CASSANDRA_QUERY_TIMEOUT", "900ms", "CASSANDRA_CONNS", "4",
 		"LISTEN_ADDR", "127.0.0.1:9000", "LOG_LEVEL", "debug", "LOG_FORMAT", "text", "POOL_SIZE", "64",
 		"QUEUE_DEPTH", "128", "BATCH_MAX", "20", "BATCH_LINGER", "2ms", "BATCH_INFLIGHT", "8",
-		"REQUEST_TIMEOUT", "3s", "SHUTDOWN_TIMEOUT", "9s", "API_TOKEN", "tok",
+		"REQUEST_TIMEOUT", "3s", "SHUTDOWN_TIMEOUT", "9s", "API_TOKEN", "tok", "DOCS_AUTH", "true",
 		"DRAIN_DELAY", "1s", "PPROF_LISTEN", "127.0.0.1:6060",
 	)
 	cfg, err := parseConfig(nil, getenv, &bytes.Buffer{})
@@ -90,18 +90,20 @@ func TestEnvironmentAndFlags(t *testing.T) {
 	assert.Equal(t, 3*time.Second, cfg.http.RequestTimeout)
 	assert.Equal(t, 9*time.Second, cfg.shutdownTimeout)
 	assert.Equal(t, "tok", cfg.http.APIToken)
+	assert.True(t, cfg.http.DocsAuth)
 	assert.Equal(t, time.Second, cfg.drainDelay)
 	assert.Equal(t, "127.0.0.1:6060", cfg.pprofListen)
 
 	// A flag on the command line wins over its variable.
 	cfg, err = parseConfig([]string{"-cassandra-port", "9044", "-pool-size=8", "-cassandra-tls-verify-host=true",
-		"-consistency", "ONE", "-api-token", ""}, getenv, &bytes.Buffer{})
+		"-consistency", "ONE", "-api-token", "", "-docs-auth=false"}, getenv, &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Equal(t, 9044, cfg.engine.Port)
 	assert.Equal(t, 8, cfg.engine.PoolSize)
 	assert.True(t, cfg.engine.TLS.VerifyHost)
 	assert.Equal(t, engine.One, cfg.engine.Consistency)
 	assert.Empty(t, cfg.http.APIToken, "an explicit empty flag wins too")
+	assert.False(t, cfg.http.DocsAuth, "-docs-auth=false wins over DOCS_AUTH")
 	assert.Equal(t, 128, cfg.engine.QueueDepth, "variables still fill the rest")
 }
 
@@ -161,6 +163,7 @@ func TestHelpDocumentsEveryFlagAndVariable(t *testing.T) {
 		"CASSANDRA_REPLICATION_FACTOR", "CASSANDRA_CONSISTENCY", "CASSANDRA_CONNECT_TIMEOUT", "CASSANDRA_QUERY_TIMEOUT",
 		"CASSANDRA_CONNS", "LISTEN_ADDR", "LOG_LEVEL", "LOG_FORMAT", "POOL_SIZE", "QUEUE_DEPTH", "BATCH_MAX",
 		"BATCH_LINGER", "BATCH_INFLIGHT", "REQUEST_TIMEOUT", "SHUTDOWN_TIMEOUT", "DRAIN_DELAY", "PPROF_LISTEN", "API_TOKEN",
+		"DOCS_AUTH",
 	} {
 		assert.Contains(t, out.String(), "(env "+v+")")
 	}
