@@ -201,7 +201,7 @@ func (f *fakeStore) Connected() bool {
 func (f *fakeStore) WriteMetrics(w io.Writer) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	fmt.Fprintf(w, "fake_engine_users %d\n", len(f.users))
+	fmt.Fprintf(w, "# HELP fake_engine_users Users in the fake store.\n# TYPE fake_engine_users gauge\nfake_engine_users %d\n", len(f.users))
 }
 
 func (f *fakeStore) setErr(err error) {

@@ -4,7 +4,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 )
 
@@ -34,17 +33,6 @@ func (s *Server) ready(ctx *fasthttp.RequestCtx, _ string) {
 	default:
 		writeJSON(ctx, fasthttp.StatusOK, []byte(`{"status":"ready"}`))
 	}
-}
-
-// writeMetrics serves Prometheus text: the HTTP layer's series, the Go
-// runtime and process, then the engine's pool, queue, batch and query
-// series.
-func (s *Server) writeMetrics(ctx *fasthttp.RequestCtx, _ string) {
-	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
-	s.metrics.write(ctx)
-	metrics.WriteProcessMetrics(ctx)
-	s.store.WriteMetrics(ctx)
 }
 
 const (

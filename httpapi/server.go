@@ -133,6 +133,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("httpapi: Config.Store is nil")
 	}
 	cfg = cfg.withDefaults()
+	enableMetricMetadata()
 	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, metrics: newServerMetrics(),
 		validPageState: engine.ValidPageState}
 	if cfg.APIToken != "" {
