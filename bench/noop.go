@@ -13,7 +13,7 @@ import (
 // ctx ends. It is the calibration target: against it, loadgen and wrk
 // measure themselves rather than a server.
 func ServeNoop(ctx context.Context, ln net.Listener) error {
-	s := &fasthttp.Server{
+	return ServeUntil(ctx, ln, &fasthttp.Server{
 		Handler:                       func(*fasthttp.RequestCtx) {},
 		Name:                          "noop",
 		NoDefaultDate:                 true,
@@ -21,12 +21,17 @@ func ServeNoop(ctx context.Context, ln net.Listener) error {
 		ReadTimeout:                   time.Minute,
 		IdleTimeout:                   time.Minute,
 		DisableHeaderNamesNormalizing: true,
-	}
+	})
+}
+
+// ServeUntil serves s on ln until ctx ends, for the suite's baseline
+// servers (no-op and naive). A ctx that ends is a clean stop, not an error.
+func ServeUntil(ctx context.Context, ln net.Listener, s *fasthttp.Server) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("noop server: %w", err)
+		return fmt.Errorf("%s server: %w", s.Name, err)
 	case <-ctx.Done():
 		// Shutdown closes ln and waits for open connections to go idle,
 		// bounded so that a client that never hangs up cannot hold it.
