@@ -91,8 +91,8 @@ bench-cluster: cluster-up ## creates/s on the ring: token-aware batching vs Batc
 		$(GO) test -tags cluster -run XXX -bench ClusterCreates -benchtime $${BENCH_TIME:-8s} -count 1 -cpu 1 ./internal/cluster/ | grep Benchmark; \
 	done
 
-bench: ## the load-test suite (see issue: bench harness)
-	scripts/bench.sh
+bench: cassandra-up build ## the load-test suite in bench/results/<timestamp> (BENCH_* knobs: bin/loadgen suite -help)
+	./bin/loadgen suite
 
 clean: ## remove build output
 	rm -rf bin

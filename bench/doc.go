@@ -8,9 +8,12 @@
 // ids taken from responses; the same reads and writes sent straight to
 // Cassandra with gocql (RunRaw), which is the limit the API is measured
 // against; latency in HDR histograms; the ab, wrk and JSON renderings of a
-// run; server CPU and peak RSS from /proc; a no-op server to calibrate the
-// client against; and the suite report (medians, ratios, targets, plots)
-// that `loadgen report` writes.
+// run; server CPU and peak RSS, and loadgen's own CPU, from /proc; a no-op
+// server to calibrate the client against; the suite that `make bench` runs
+// (RunSuite: servers and loads as processes through internal/proc, modes
+// alternating, meta.json); and the suite report (medians, ratios, targets
+// with computed verdicts, plots) that `loadgen report` writes. The naive
+// baseline server the suite measures the API against is bench/naive.
 //
 // It must not touch: the engine or httpapi packages (it measures the server
 // from outside, over HTTP or CQL, as a user would), the flag package (flags

@@ -12,12 +12,12 @@ import (
 	"time"
 )
 
-// A suite directory, as scripts/bench.sh writes it:
+// A suite directory, as RunSuite (loadgen suite, make bench) writes it:
 //
 //	DIR/meta.json            settings and machine facts (string values)
 //	DIR/runs/*.json          one loadgen JSON summary per run, labelled
-//	                         mode=api|raw|api-batch1|loadgen-noop,
-//	                         scenario=get|create|mixed|noop, repeat=N
+//	                         mode=api|raw|api-batch1|naive|loadgen-noop,
+//	                         scenario=get|create|mixed|get-c1|noop, repeat=N
 //	DIR/runs/M__S__N.wrk.txt wrk's output for mode M, scenario S, repeat N
 //	DIR/pprof/*.txt          `go tool pprof -top` of the server, if taken
 //
@@ -28,16 +28,28 @@ const (
 	ModeAPI         = "api"
 	ModeRaw         = "raw"
 	ModeAPINoBatch  = "api-batch1"
+	ModeNaive       = "naive" // the baseline handler, bench/naive
 	ModeLoadgenNoop = "loadgen-noop"
 	ModeWrkNoop     = "wrk-noop"
+	ModeNoop        = "noop" // the calibration: ModeLoadgenNoop and ModeWrkNoop
 )
 
-var modeOrder = []string{ModeAPI, ModeRaw, ModeAPINoBatch, ModeLoadgenNoop, ModeWrkNoop}
+// The suite's scenarios. ScenarioGetOne is get-by-id on one connection:
+// the latency of a request that waits behind nothing.
+const (
+	ScenarioGet    = "get"
+	ScenarioCreate = "create"
+	ScenarioMixed  = "mixed"
+	ScenarioGetOne = "get-c1"
+)
+
+var modeOrder = []string{ModeAPI, ModeRaw, ModeAPINoBatch, ModeNaive, ModeLoadgenNoop, ModeWrkNoop}
 
 var modeTitles = map[string]string{
 	ModeAPI:         "API",
 	ModeRaw:         "raw CQL",
 	ModeAPINoBatch:  "API, batching off",
+	ModeNaive:       "naive baseline",
 	ModeLoadgenNoop: "loadgen, no-op server",
 	ModeWrkNoop:     "wrk, no-op server",
 }
@@ -85,9 +97,12 @@ type Group struct {
 	Requests       int64           `json:"requests"`
 	Errors         int64           `json:"errors"`
 	Non2xx         int64           `json:"non_2xx"`
-	// CPUPerRequestMicros is the server's (for API modes), median over runs.
-	CPUPerRequestMicros Stat  `json:"cpu_us_per_request"`
-	PeakRSSBytes        int64 `json:"peak_rss_bytes"`
+	// CPUPerRequestMicros is the server's (API and naive modes), median
+	// over runs; ClientCPUPerRequestMicros is loadgen's own, which for raw
+	// mode is the driver's cost of one query.
+	CPUPerRequestMicros       Stat  `json:"cpu_us_per_request"`
+	ClientCPUPerRequestMicros Stat  `json:"client_cpu_us_per_request"`
+	PeakRSSBytes              int64 `json:"peak_rss_bytes"`
 }
 
 // P returns the median latency at percentile p in ms.
@@ -110,8 +125,9 @@ type Target struct {
 	Want     string  `json:"want"`
 	Measured float64 `json:"measured"`
 	Unit     string  `json:"unit"`
-	Status   string  `json:"status"` // met, missed, stated, not measured
+	Status   string  `json:"status"` // met, missed, not measured
 	Note     string  `json:"note,omitempty"`
+	Source   string  `json:"source"` // the issue that set the bound, or "harness"
 }
 
 // Suite is a directory of runs, aggregated.
@@ -200,7 +216,7 @@ func (s *Suite) aggregate() {
 	}
 	for k, runs := range byKey {
 		g := &Group{Mode: k[0], Scenario: k[1], Runs: len(runs), LatencyMs: map[string]Stat{}}
-		var rps, cpu []float64
+		var rps, cpu, clientCPU []float64
 		lat := map[string][]float64{}
 		for _, r := range runs {
 			sum := r.Summary
@@ -220,12 +236,16 @@ func (s *Suite) aggregate() {
 				cpu = append(cpu, sum.Server.CPUPerRequestMicros)
 				g.PeakRSSBytes = max(g.PeakRSSBytes, sum.Server.PeakRSSBytes)
 			}
+			if sum.Client != nil {
+				clientCPU = append(clientCPU, sum.Client.CPUPerRequestMicros)
+			}
 		}
 		g.RequestsPerSec = newStat(rps)
 		for key, v := range lat {
 			g.LatencyMs[key] = newStat(v)
 		}
 		g.CPUPerRequestMicros = newStat(cpu)
+		g.ClientCPUPerRequestMicros = newStat(clientCPU)
 		s.Groups = append(s.Groups, g)
 	}
 	slices.SortFunc(s.Groups, func(a, b *Group) int {
@@ -246,7 +266,7 @@ func modeRank(m string) int {
 }
 
 func scenarioRank(sc string) string {
-	order := map[string]string{"get": "0", "create": "1", "mixed": "2", "mix": "2", "noop": "9"}
+	order := map[string]string{ScenarioGet: "0", ScenarioCreate: "1", ScenarioMixed: "2", "mix": "2", ScenarioGetOne: "3", "noop": "9"}
 	if o, ok := order[sc]; ok {
 		return o + sc
 	}
@@ -275,23 +295,42 @@ func (s *Suite) scenarios() []string {
 
 func (s *Suite) ratios() {
 	s.Ratios = nil
-	add := func(name, sc, num, den string, f func(*Group) float64) {
+	add := func(name, sc string, num, den string, fnum, fden func(*Group) float64) {
 		a, b := s.Group(num, sc), s.Group(den, sc)
-		if a == nil || b == nil || f(b) == 0 {
+		if a == nil || b == nil || fden(b) == 0 || fnum(a) == 0 {
 			return
 		}
-		s.Ratios = append(s.Ratios, Ratio{Name: name, Scenario: sc, Value: f(a) / f(b), Num: num, Den: den})
+		s.Ratios = append(s.Ratios, Ratio{Name: name, Scenario: sc, Value: fnum(a) / fden(b), Num: num, Den: den})
 	}
 	rps := func(g *Group) float64 { return g.RequestsPerSec.Median }
 	p99 := func(g *Group) float64 { return g.P(99) }
+	cpu := func(g *Group) float64 { return g.CPUPerRequestMicros.Median }
+	client := func(g *Group) float64 { return g.ClientCPUPerRequestMicros.Median }
 	for _, sc := range s.scenarios() {
-		add("throughput API / raw", sc, ModeAPI, ModeRaw, rps)
-		add("p99 API / raw", sc, ModeAPI, ModeRaw, p99)
-		add("throughput batching on / off", sc, ModeAPI, ModeAPINoBatch, rps)
-		add("p99 batching on / off", sc, ModeAPI, ModeAPINoBatch, p99)
-		add("throughput loadgen / wrk", sc, ModeLoadgenNoop, ModeWrkNoop, rps)
+		add(ratioRPSRaw, sc, ModeAPI, ModeRaw, rps, rps)
+		add(ratioP99Raw, sc, ModeAPI, ModeRaw, p99, p99)
+		add(ratioCPURaw, sc, ModeAPI, ModeRaw, cpu, client)
+		add(ratioRPSNaive, sc, ModeAPI, ModeNaive, rps, rps)
+		add(ratioP99Naive, sc, ModeAPI, ModeNaive, p99, p99)
+		add(ratioCPUNaive, sc, ModeAPI, ModeNaive, cpu, cpu)
+		add("server CPU / request, naive / raw client", sc, ModeNaive, ModeRaw, cpu, client)
+		add(ratioRPSBatch, sc, ModeAPI, ModeAPINoBatch, rps, rps)
+		add("p99 batching on / off", sc, ModeAPI, ModeAPINoBatch, p99, p99)
+		add(ratioRPSCalibration, sc, ModeLoadgenNoop, ModeWrkNoop, rps, rps)
 	}
 }
+
+// The ratios the targets read.
+const (
+	ratioRPSRaw         = "throughput API / raw"
+	ratioP99Raw         = "p99 API / raw"
+	ratioCPURaw         = "server CPU / request, API / raw client"
+	ratioRPSNaive       = "throughput API / naive"
+	ratioP99Naive       = "p99 API / naive"
+	ratioCPUNaive       = "server CPU / request, API / naive"
+	ratioRPSBatch       = "throughput batching on / off"
+	ratioRPSCalibration = "throughput loadgen / wrk"
+)
 
 func (s *Suite) ratio(name, sc string) (float64, bool) {
 	for _, r := range s.Ratios {
@@ -302,47 +341,95 @@ func (s *Suite) ratio(name, sc string) (float64, bool) {
 	return 0, false
 }
 
+// Target statuses.
+const (
+	TargetMet         = "met"
+	TargetMissed      = "missed"
+	TargetNotMeasured = "not measured"
+)
+
+// goal is one line of the targets table: a figure, a bound and where the
+// bound comes from. Every verdict is computed from the run's medians.
+type goal struct {
+	name, source string
+	scenario     string
+	atMost       bool    // the figure must not exceed want; else reach it
+	want         float64 // the bound
+	unit         string
+	figure       func(s *Suite, sc string) (float64, bool)
+}
+
+func ratioOf(name string) func(*Suite, string) (float64, bool) {
+	return func(s *Suite, sc string) (float64, bool) { return s.ratio(name, sc) }
+}
+
+// p50Of is a mode's median p50 latency in ms.
+func p50Of(mode string) func(*Suite, string) (float64, bool) {
+	return func(s *Suite, sc string) (float64, bool) {
+		g := s.Group(mode, sc)
+		if g == nil || g.P(50) <= 0 {
+			return 0, false
+		}
+		return g.P(50), true
+	}
+}
+
+// goals are issue 12's targets (what the engine must buy over the naive
+// handler and cost over the driver) and the harness's own checks.
+var goals = []goal{
+	{"GET-by-id throughput, API / naive", "issue 12", ScenarioGet, false, 1.1, "x", ratioOf(ratioRPSNaive)},
+	{"GET-by-id server CPU per request, API / naive", "issue 12", ScenarioGet, true, 0.9, "x", ratioOf(ratioCPUNaive)},
+	{"create throughput, API / naive", "issue 12", ScenarioCreate, false, 1.3, "x", ratioOf(ratioRPSNaive)},
+	{"create p99, API / naive", "issue 12", ScenarioCreate, true, 1.0, "x", ratioOf(ratioP99Naive)},
+	{"GET-by-id server CPU / raw client CPU per read", "issue 12", ScenarioGet, true, 1.3, "x", ratioOf(ratioCPURaw)},
+	{"create server CPU / raw client CPU per insert", "issue 12", ScenarioCreate, true, 1.3, "x", ratioOf(ratioCPURaw)},
+	{"GET-by-id throughput, API / raw", "issue 12", ScenarioGet, false, 0.75, "x", ratioOf(ratioRPSRaw)},
+	{"GET-by-id p99, API / raw", "issue 12", ScenarioGet, true, 1.5, "x", ratioOf(ratioP99Raw)},
+	{"GET-by-id p50 on one connection, API", "issue 12", ScenarioGetOne, true, 0.6, "ms", p50Of(ModeAPI)},
+	{"create throughput, API (batching) / raw single-statement", "issue 12", ScenarioCreate, false, 1.0, "x", ratioOf(ratioRPSRaw)},
+	{"create throughput, batching on / off", "harness", ScenarioCreate, false, 1.5, "x", ratioOf(ratioRPSBatch)},
+	{"no-op server: loadgen / wrk -t1 throughput", "harness", "noop", false, 1.0, "x", ratioOf(ratioRPSCalibration)},
+}
+
 func (s *Suite) targets() {
 	s.Targets = nil
-	atLeast := func(name, ratio, sc string, want float64) {
-		t := Target{Name: name, Want: fmt.Sprintf(">= %.2f", want), Unit: "x"}
-		v, ok := s.ratio(ratio, sc)
+	for _, g := range goals {
+		t := Target{Name: g.name, Source: g.source, Unit: g.unit, Want: fmt.Sprintf(">= %.2f", g.want)}
+		if g.atMost {
+			t.Want = fmt.Sprintf("<= %.2f", g.want)
+		}
+		v, ok := g.figure(s, g.scenario)
 		switch {
 		case !ok:
-			t.Status = "not measured"
-		case v >= want:
-			t.Measured, t.Status = v, "met"
+			t.Status = TargetNotMeasured
+		case g.atMost && v <= g.want, !g.atMost && v >= g.want:
+			t.Measured, t.Status = v, TargetMet
+		case g.atMost:
+			t.Measured, t.Status = v, TargetMissed
+			t.Note = fmt.Sprintf("over by %.1f%%", 100*(v-g.want)/g.want)
 		default:
-			t.Measured, t.Status = v, "missed"
-			t.Note = fmt.Sprintf("short by %.1f%%", 100*(want-v)/want)
+			t.Measured, t.Status = v, TargetMissed
+			t.Note = fmt.Sprintf("short by %.1f%%", 100*(g.want-v)/g.want)
 		}
 		s.Targets = append(s.Targets, t)
 	}
-	atMost := func(name, ratio, sc string, want float64) {
-		t := Target{Name: name, Want: fmt.Sprintf("<= %.2f", want), Unit: "x"}
-		v, ok := s.ratio(ratio, sc)
-		switch {
-		case !ok:
-			t.Status = "not measured"
-		case v <= want:
-			t.Measured, t.Status = v, "met"
-		default:
-			t.Measured, t.Status = v, "missed"
-			t.Note = fmt.Sprintf("over by %.1f%%", 100*(v-want)/want)
+}
+
+// Verdicts are the targets as one line each, for a terminal.
+func (s *Suite) Verdicts() []string {
+	var out []string
+	for _, t := range s.Targets {
+		line := fmt.Sprintf("%-12s %s (want %s", t.Status, t.Name, t.Want)
+		if t.Status != TargetNotMeasured {
+			line = fmt.Sprintf("%-12s %s: %.2f %s (want %s", t.Status, t.Name, t.Measured, t.Unit, t.Want)
 		}
-		s.Targets = append(s.Targets, t)
+		line += ")"
+		if t.Note != "" {
+			line += ", " + t.Note
+		}
+		out = append(out, line)
 	}
-	atLeast("GET-by-id throughput, API / raw", "throughput API / raw", "get", 0.85)
-	atMost("GET-by-id p99, API / raw", "p99 API / raw", "get", 1.5)
-	atLeast("create throughput, batching on / off", "throughput batching on / off", "create", 1.5)
-	// "Above raw" is a strict inequality; 1.0 marks the line.
-	atLeast("create throughput, API (batching) / raw single-statement", "throughput API / raw", "create", 1.0)
-	atLeast("no-op server: loadgen / wrk -t1 throughput", "throughput loadgen / wrk", "noop", 1.0)
-	cpu := Target{Name: "server CPU per GET-by-id request", Want: "as low as possible", Unit: "µs", Status: "not measured"}
-	if g := s.Group(ModeAPI, "get"); g != nil && len(g.CPUPerRequestMicros.Values) > 0 {
-		cpu.Measured, cpu.Status = g.CPUPerRequestMicros.Median, "stated"
-	}
-	s.Targets = append(s.Targets, cpu)
+	return out
 }
 
 // WriteSuite writes report.md, results.json and the plots into s.Dir.
@@ -401,7 +488,7 @@ func (s *Suite) WriteMarkdown(w io.Writer, plots []string) error {
 		b.WriteString("\n")
 	}
 
-	fmt.Fprintf(b, "## Targets\n\n| target | want | measured | verdict |\n| --- | --- | --- | --- |\n")
+	fmt.Fprintf(b, "## Targets\n\n| target | want | measured | verdict | from |\n| --- | --- | --- | --- | --- |\n")
 	for _, t := range s.Targets {
 		measured := "—"
 		if t.Status != "not measured" {
@@ -411,7 +498,7 @@ func (s *Suite) WriteMarkdown(w io.Writer, plots []string) error {
 		if t.Note != "" {
 			verdict += ": " + t.Note
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", t.Name, t.Want, measured, verdict)
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", t.Name, t.Want, measured, verdict, t.Source)
 	}
 
 	fmt.Fprintf(b, "\n## Ratios\n\n| scenario | ratio | value |\n| --- | --- | --- |\n")
@@ -428,15 +515,8 @@ func (s *Suite) WriteMarkdown(w io.Writer, plots []string) error {
 			ms(g.P(50)), ms(g.P(90)), ms(g.P(99)), ms(g.P(99.9)), g.Errors, g.Non2xx)
 	}
 
-	fmt.Fprintf(b, "\n## Server cost\n\nCPU is the server process's user+system time over the measured phase ")
-	fmt.Fprintf(b, "(`/proc/PID/stat`) divided by answered requests; peak RSS is `VmHWM`.\n\n")
-	fmt.Fprintf(b, "| scenario | mode | CPU µs / request | peak RSS MiB |\n| --- | --- | --- | --- |\n")
-	for _, g := range s.Groups {
-		if len(g.CPUPerRequestMicros.Values) == 0 {
-			continue
-		}
-		fmt.Fprintf(b, "| %s | %s | %.1f | %.1f |\n", g.Scenario, title(g.Mode), g.CPUPerRequestMicros.Median, float64(g.PeakRSSBytes)/(1<<20))
-	}
+	s.writeCost(b)
+	s.writeNaive(b)
 
 	if len(plots) > 0 {
 		fmt.Fprintf(b, "\n## Plots\n\n")
@@ -484,4 +564,64 @@ func ms(v float64) string {
 
 func mdEscape(s string) string {
 	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s)
+}
+
+// writeCost is the CPU table: per scenario, the server's CPU per request in
+// each server mode beside the raw driver's client CPU per query, and their
+// ratio. Both come from /proc/PID/stat over the measured phase.
+func (s *Suite) writeCost(b *strings.Builder) {
+	fmt.Fprintf(b, "\n## CPU per request\n\nServer CPU is the server process's user+system time over the measured phase ")
+	fmt.Fprintf(b, "(`/proc/PID/stat`) divided by answered requests; raw client CPU is `loadgen raw`'s own, divided by ")
+	fmt.Fprintf(b, "its queries: what the driver alone costs. Medians of runs, in µs.\n\n")
+	fmt.Fprintf(b, "| scenario | API server | API, batching off | naive server | raw client | API / raw | naive / raw |\n")
+	fmt.Fprintf(b, "| --- | --- | --- | --- | --- | --- | --- |\n")
+	us := func(mode, sc string, client bool) string {
+		g := s.Group(mode, sc)
+		if g == nil {
+			return "—"
+		}
+		st := g.CPUPerRequestMicros
+		if client {
+			st = g.ClientCPUPerRequestMicros
+		}
+		if len(st.Values) == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.1f", st.Median)
+	}
+	for _, sc := range s.scenarios() {
+		if sc == "noop" {
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", sc, us(ModeAPI, sc, false), us(ModeAPINoBatch, sc, false),
+			us(ModeNaive, sc, false), us(ModeRaw, sc, true), s.ratioCell(ratioCPURaw, sc),
+			s.ratioCell("server CPU / request, naive / raw client", sc))
+	}
+	fmt.Fprintf(b, "\n| scenario | mode | peak RSS MiB |\n| --- | --- | --- |\n")
+	for _, g := range s.Groups {
+		if g.PeakRSSBytes > 0 {
+			fmt.Fprintf(b, "| %s | %s | %.1f |\n", g.Scenario, title(g.Mode), float64(g.PeakRSSBytes)/(1<<20))
+		}
+	}
+}
+
+// writeNaive compares the API with the naive baseline, scenario by scenario.
+func (s *Suite) writeNaive(b *strings.Builder) {
+	fmt.Fprintf(b, "\n## API against the naive baseline\n\n")
+	fmt.Fprintf(b, "The naive server (`bench/naive`, `loadgen naive`) calls gocql directly per request: no pool, no batching. ")
+	fmt.Fprintf(b, "Above 1 the API is faster (throughput) or costlier (p99, CPU).\n\n")
+	fmt.Fprintf(b, "| scenario | throughput API / naive | p99 API / naive | server CPU per request API / naive |\n| --- | --- | --- | --- |\n")
+	for _, sc := range s.scenarios() {
+		if s.Group(ModeNaive, sc) == nil {
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", sc, s.ratioCell(ratioRPSNaive, sc), s.ratioCell(ratioP99Naive, sc), s.ratioCell(ratioCPUNaive, sc))
+	}
+}
+
+func (s *Suite) ratioCell(name, sc string) string {
+	if v, ok := s.ratio(name, sc); ok {
+		return fmt.Sprintf("%.2f", v)
+	}
+	return "—"
 }

@@ -91,6 +91,11 @@ func writeRun(t *testing.T, dir, mode, scenario string, repeat int, rps, ms floa
 	if mode != ModeRaw {
 		r.Server = &ProcUsage{PID: 1, CPUSeconds: rps * 20e-6, CPUPerRequestMicros: 20, PeakRSSBytes: 50 << 20}
 	}
+	clientCPU := 10.0 // raw: the driver's cost per query
+	if mode == ModeNaive {
+		r.Server.CPUPerRequestMicros = 25
+	}
+	r.Client = &ProcUsage{PID: 2, CPUPerRequestMicros: clientCPU}
 	f, err := os.Create(filepath.Join(dir, "runs", mode+"-"+scenario+"-"+strconv.Itoa(repeat)+".json"))
 	require.NoError(t, err)
 	require.NoError(t, WriteJSON(f, r))
@@ -109,6 +114,9 @@ func TestSuiteReport(t *testing.T) {
 		writeRun(t, dir, ModeAPI, "create", rep, 8000+100*d, 3)
 		writeRun(t, dir, ModeRaw, "create", rep, 6000+100*d, 3)
 		writeRun(t, dir, ModeAPINoBatch, "create", rep, 4000+100*d, 5)
+		writeRun(t, dir, ModeNaive, "get", rep, 8000+100*d, 1.5)
+		writeRun(t, dir, ModeNaive, "create", rep, 6000+100*d, 2)
+		writeRun(t, dir, ModeAPI, ScenarioGetOne, rep, 2000+100*d, 0.5)
 		writeRun(t, dir, ModeLoadgenNoop, "noop", rep, 50000+100*d, 0.5)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "runs", ModeWrkNoop+"__noop__"+strconv.Itoa(rep)+".wrk.txt"), []byte(wrkSample), 0o644))
 	}
@@ -117,13 +125,14 @@ func TestSuiteReport(t *testing.T) {
 
 	s, err := LoadSuite(dir)
 	require.NoError(t, err)
-	assert.Len(t, s.Runs, 24, "runs read")
+	assert.Len(t, s.Runs, 33, "runs read")
 	g := s.Group(ModeAPI, "get")
 	require.NotNil(t, g, "api get group")
 	assert.Equal(t, 3, g.Runs)
 	assert.InDelta(t, 9200, g.RequestsPerSec.Median, 1e-6, "median req/s")
 	assert.InDelta(t, 2, g.P(99), 0.01, "median p99")
 	assert.InDelta(t, 20, g.CPUPerRequestMicros.Median, 1e-9, "CPU per request")
+	assert.InDelta(t, 10, s.Group(ModeRaw, "get").ClientCPUPerRequestMicros.Median, 1e-9, "raw client CPU per query")
 
 	ratio := func(name, sc string) float64 {
 		v, ok := s.ratio(name, sc)
@@ -134,25 +143,37 @@ func TestSuiteReport(t *testing.T) {
 	assert.InDelta(t, 2.0, ratio("p99 API / raw", "get"), 0.01)
 	assert.InDelta(t, 8200.0/4200, ratio("throughput batching on / off", "create"), 1e-9)
 	assert.InDelta(t, 50200/46591.60, ratio("throughput loadgen / wrk", "noop"), 1e-9)
+	assert.InDelta(t, 2.0, ratio(ratioCPURaw, "get"), 1e-9, "API server 20 µs over raw client 10 µs")
+	assert.InDelta(t, 9200.0/8200, ratio(ratioRPSNaive, "get"), 1e-9)
+	assert.InDelta(t, 20.0/25, ratio(ratioCPUNaive, "get"), 1e-9)
+	assert.InDelta(t, 1.5, ratio(ratioP99Naive, "create"), 0.01)
 
 	verdicts := map[string]string{}
 	for _, tg := range s.Targets {
 		verdicts[tg.Name] = tg.Status
 	}
 	assert.Equal(t, map[string]string{
+		"GET-by-id throughput, API / naive":                        "met",    // 1.12
+		"GET-by-id server CPU per request, API / naive":            "met",    // 0.8
+		"create throughput, API / naive":                           "met",    // 1.32
+		"create p99, API / naive":                                  "missed", // 1.5
+		"GET-by-id server CPU / raw client CPU per read":           "missed", // 2.0
+		"create server CPU / raw client CPU per insert":            "missed",
 		"GET-by-id throughput, API / raw":                          "met", // 0.902
 		"GET-by-id p99, API / raw":                                 "missed",
-		"create throughput, batching on / off":                     "met",
+		"GET-by-id p50 on one connection, API":                     "met", // 0.5 ms
 		"create throughput, API (batching) / raw single-statement": "met",
+		"create throughput, batching on / off":                     "met",
 		"no-op server: loadgen / wrk -t1 throughput":               "met",
-		"server CPU per GET-by-id request":                         "stated",
 	}, verdicts)
+	assert.Contains(t, s.Verdicts(), "missed       create p99, API / naive: 1.50 x (want <= 1.00), over by 50.0%", "a verdict line")
 
 	require.NoError(t, s.WriteSuite())
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	require.NoError(t, err)
-	for _, want := range []string{"## Targets", "| GET-by-id p99, API / raw | <= 1.50 | 2.00 x | missed: over by 33.3% |",
-		"throughput API / raw", "## Server cost", "![throughput](throughput.svg)", "main.handler", "| duration | 6s |"} {
+	for _, want := range []string{"## Targets", "| GET-by-id p99, API / raw | <= 1.50 | 2.00 x | missed: over by 33.3% | issue 12 |",
+		"throughput API / raw", "## CPU per request", "| get | 20.0 | 20.0 | 25.0 | 10.0 | 2.00 | 2.50 |",
+		"## API against the naive baseline", "| create | 1.32 | 1.50 | 0.80 |", "![throughput](throughput.svg)", "main.handler", "| duration | 6s |"} {
 		assert.Contains(t, string(md), want, "report.md")
 	}
 	for _, f := range []string{"results.json", "throughput.svg", "throughput.png", "latency-get.svg", "latency-create.png", "latency-noop.svg", "calibration.svg"} {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"runtime/pprof"
 	"strconv"
@@ -30,6 +31,7 @@ var fieldFlags = map[string]string{
 	"Timeout": "timeout", "Threads": "threads", "Warmup": "warmup", "Scenario": "scenario",
 	"Mix": "mix", "BatchSize": "batch-size", "ListLimit": "list-limit", "Format": "format",
 	"Keyspace": "keyspace", "Consistency": "consistency", "NumConns": "conns",
+	"Modes": "modes", "Scenarios": "scenarios", "Conns": "c", "Repeats": "repeats",
 }
 
 // asUsage turns a bench.ConfigError into a usageError naming the flag.
@@ -221,4 +223,62 @@ func profiled(cpuProfile string, run func() (*bench.Result, error), stdout io.Wr
 		return asUsage(err)
 	}
 	return writeOut(stdout, res, format, out)
+}
+
+// cassandraFlags adds -hosts and -port with their environment fallbacks.
+func cassandraFlags(fs *flag.FlagSet, hosts *string, port *int) {
+	defHosts := os.Getenv("CASSANDRA_HOSTS")
+	if defHosts == "" {
+		defHosts = "127.0.0.1"
+	}
+	defPort := 9042
+	if p, err := strconv.Atoi(os.Getenv("CASSANDRA_PORT")); err == nil {
+		defPort = p
+	}
+	fs.StringVar(hosts, "hosts", defHosts, "Cassandra contact `points`, comma separated (env CASSANDRA_HOSTS)")
+	fs.IntVar(port, "port", defPort, "CQL `port` (env CASSANDRA_PORT)")
+}
+
+func hostsFlag(s string) ([]string, error) {
+	hosts := bench.HostsList(s)
+	if len(hosts) == 0 {
+		return nil, badFlag("hosts", "at least one contact point is required")
+	}
+	return hosts, nil
+}
+
+// loopbackListen checks that -listen names a loopback address.
+func loopbackListen(listen string) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return badFlag("listen", "%v", err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return badFlag("listen", "%s is not a loopback address", host)
+	}
+	return nil
+}
+
+// newFlagSet is a subcommand's flag set: errors and -help go to stderr,
+// the usage text before the flags.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseNoArgs parses the flags of a subcommand that takes no arguments.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Sprintf("%s takes no arguments, got %q", fs.Name(), pos)}
+	}
+	return nil
 }

@@ -1,7 +1,9 @@
 // Command loadgen replays ab- and wrk-style loads and the user API's
 // scenarios against an HTTP server, the same reads and writes straight
-// against Cassandra (loadgen raw), and turns a directory of runs into a
-// report (loadgen report). The work is in package bench.
+// against Cassandra (loadgen raw), serves the no-op and naive baselines
+// (loadgen noop, loadgen naive), runs the whole make bench suite (loadgen
+// suite) and turns a directory of runs into a report (loadgen report). The
+// work is in package bench.
 package main
 
 import (
@@ -36,6 +38,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			err = runReport(args[1:], stdout, stderr)
 		case "noop":
 			err = runNoop(ctx, args[1:], stdout, stderr)
+		case "naive":
+			err = runNaive(ctx, args[1:], stdout, stderr)
+		case "suite":
+			err = runSuite(ctx, args[1:], stdout, stderr)
 		default:
 			err = runHTTP(ctx, args, stdout, stderr)
 		}
@@ -77,6 +83,8 @@ const httpUsage = `Usage: loadgen [flags] [URL]
        loadgen raw [flags]         the same load straight to Cassandra (loadgen raw -help)
        loadgen report [flags] DIR  medians, ratios and plots of a suite (loadgen report -help)
        loadgen noop [flags]        a no-op HTTP server to calibrate against (loadgen noop -help)
+       loadgen naive [flags]       the naive baseline server: gocql per request (loadgen naive -help)
+       loadgen suite [flags]       the make bench suite: every mode, alternating (loadgen suite -help)
 
 HTTP load against URL, in one of three shapes:
   ab-style   loadgen -n 10000 -c 64 -k http://127.0.0.1:8000/users/ID
@@ -99,8 +107,7 @@ Flags:
 `
 
 func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("loadgen", httpUsage, stderr)
 	var (
 		cfg        bench.Config
 		headers    headerList
@@ -146,10 +153,6 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a target outside 127.0.0.0/8 and ::1")
 	fs.BoolVar(&quiet, "q", false, "no progress line (it shows only on a terminal, after 3 s)")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write loadgen's own CPU profile to this `file` (is the client the limit?)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), httpUsage)
-		fs.PrintDefaults()
-	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

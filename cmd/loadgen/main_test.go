@@ -74,6 +74,12 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"raw", "extra"}, "no arguments"},
 		{[]string{"report"}, "one directory"},
 		{[]string{"noop", "-listen", "10.1.2.3:80"}, "-listen"},
+		{[]string{"naive", "-listen", "10.1.2.3:80"}, "-listen"},
+		{[]string{"naive", "-hosts", " , "}, "-hosts"},
+		{[]string{"suite", "-modes", "api dance"}, "-modes"},
+		{[]string{"suite", "-scenarios", "get list"}, "-scenarios"},
+		{[]string{"suite", "-repeats", "0"}, "-repeats"},
+		{[]string{"suite", "-mix", "fly=1"}, "-mix"},
 	} {
 		code, _, stderr := runArgs(t, tc.args...)
 		assert.Equal(t, 2, code, "args %q: exit status (stderr %s)", tc.args, stderr)

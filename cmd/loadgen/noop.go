@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -21,34 +20,21 @@ Flags:
 `
 
 func runNoop(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("loadgen noop", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("loadgen noop", noopUsage, stderr)
 	var (
 		listen   string
 		serveFor time.Duration
 	)
 	fs.StringVar(&listen, "listen", "127.0.0.1:0", "`address` to listen on; port 0 picks a free one")
 	fs.Var(seconds{&serveFor}, "d", "serve for this `duration`, then exit (default 60s)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), noopUsage)
-		fs.PrintDefaults()
-	}
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageError{fmt.Sprintf("loadgen noop takes no arguments, got %q", pos)}
 	}
 	if serveFor == 0 {
 		serveFor = time.Minute
 	}
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return badFlag("listen", "%v", err)
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return badFlag("listen", "%s is not a loopback address", host)
+	if err := loopbackListen(listen); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {

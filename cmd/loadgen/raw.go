@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/userapi/userapi/bench"
@@ -27,8 +24,7 @@ Flags:
 `
 
 func runRaw(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("loadgen raw", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("loadgen raw", rawUsage, stderr)
 	var (
 		cfg      bench.RawConfig
 		hosts    string
@@ -40,16 +36,7 @@ func runRaw(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		quiet    bool
 		profile  string
 	)
-	defHosts := os.Getenv("CASSANDRA_HOSTS")
-	if defHosts == "" {
-		defHosts = "127.0.0.1"
-	}
-	defPort := 9042
-	if p, err := strconv.Atoi(os.Getenv("CASSANDRA_PORT")); err == nil {
-		defPort = p
-	}
-	fs.StringVar(&hosts, "hosts", defHosts, "Cassandra contact `points`, comma separated (env CASSANDRA_HOSTS)")
-	fs.IntVar(&cfg.Port, "port", defPort, "CQL `port` (env CASSANDRA_PORT)")
+	cassandraFlags(fs, &hosts, &cfg.Port)
 	fs.StringVar(&cfg.Keyspace, "keyspace", "loadgen_raw", "`keyspace` to create and load; kept apart from the API's")
 	fs.IntVar(&cfg.ReplicationFactor, "rf", 1, "replication `factor` if the keyspace is created")
 	fs.StringVar(&cfg.Consistency, "consistency", "LOCAL_QUORUM", "consistency `level` of every query, as the API's default")
@@ -74,19 +61,12 @@ func runRaw(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow contact points outside 127.0.0.0/8 and ::1")
 	fs.BoolVar(&quiet, "q", false, "no progress line (it shows only on a terminal, after 3 s)")
 	fs.StringVar(&profile, "cpuprofile", "", "write loadgen's own CPU profile to this `file`")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), rawUsage)
-		fs.PrintDefaults()
-	}
-	pos, err := parseFlags(fs, args)
+	err := parseNoArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usageError{fmt.Sprintf("loadgen raw takes no arguments, got %q", pos)}
-	}
-	if cfg.Hosts = bench.HostsList(hosts); len(cfg.Hosts) == 0 {
-		return badFlag("hosts", "at least one contact point is required")
+	if cfg.Hosts, err = hostsFlag(hosts); err != nil {
+		return err
 	}
 	if cfg.Requests == 0 && cfg.Duration == 0 {
 		cfg.Duration = 10 * time.Second

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -11,7 +10,7 @@ import (
 
 const reportUsage = `Usage: loadgen report DIR
 
-Aggregate a suite directory written by scripts/bench.sh (DIR/runs/*.json,
+Aggregate a suite directory written by loadgen suite (DIR/runs/*.json,
 DIR/runs/MODE__SCENARIO__REPEAT.wrk.txt, optional DIR/meta.json and
 DIR/pprof/*.txt): medians per mode and scenario, the ratios API / raw and
 batching on / off, the targets, and plots. It writes DIR/report.md,
@@ -22,13 +21,8 @@ Flags:
 `
 
 func runReport(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("loadgen report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("loadgen report", reportUsage, stderr)
 	quiet := fs.Bool("q", false, "write the files only; print nothing")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), reportUsage)
-		fs.PrintDefaults()
-	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

@@ -23,10 +23,10 @@ type Spec struct {
 	// process's.
 	Env []string
 	Dir string
-	// Log, when set, receives everything the process writes to stdout
-	// and stderr (a log file). The last LogTail bytes are kept in memory
-	// as well, for error messages.
-	Log io.Writer
+	// LogFile, when set, is created and receives everything the process
+	// writes to stdout and stderr; it stays open until the process exits.
+	// The last LogTail bytes are kept in memory as well, for Logs.
+	LogFile string
 }
 
 // LogTail is how much of a process's output Logs keeps.
@@ -52,18 +52,31 @@ func Start(s Spec) (*Process, error) {
 	cmd.Env, cmd.Dir = s.Env, s.Dir
 	tail := &tailBuffer{limit: LogTail}
 	var out io.Writer = tail
-	if s.Log != nil {
-		out = io.MultiWriter(s.Log, tail)
+	var logFile *os.File
+	if s.LogFile != "" {
+		f, err := os.Create(s.LogFile)
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", s.Name, err)
+		}
+		logFile, out = f, io.MultiWriter(f, tail)
 	}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
+		if logFile != nil {
+			logFile.Close()
+		}
 		return nil, fmt.Errorf("start %s: %w", s.Name, err)
 	}
 	p := &Process{Name: s.Name, cmd: cmd, tail: tail, done: make(chan struct{})}
 	// The reaper is the only caller of cmd.Wait; it exits when the
-	// process does, and Stop makes sure that happens.
+	// process does, and Stop makes sure that happens. The log file is
+	// closed only then: a process whose output has nowhere to go dies of
+	// SIGPIPE in the middle of its shutdown.
 	go func() {
 		p.err = cmd.Wait()
+		if logFile != nil {
+			logFile.Close()
+		}
 		close(p.done)
 	}()
 	return p, nil
