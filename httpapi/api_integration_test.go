@@ -205,6 +205,7 @@ func TestAPIAgainstCassandra(t *testing.T) {
 			}
 			next = ""
 			if tok := resp.Header.Get("X-Next-Page-State"); tok != "" {
+				assert.Regexp(t, pageStatePattern, tok, "the OpenAPI document's pattern holds real tokens")
 				link := resp.Header.Get("Link")
 				assert.Equal(t, `</users?limit=7&page_state=`+tok+`>; rel="next"`, link)
 				next = strings.TrimSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`)

@@ -10,6 +10,11 @@ import (
 
 type obj = map[string]any
 
+// pageStatePattern is the shape of the engine's page tokens: base64url
+// without padding of 13 bytes (version 2, a CRC-32C, an 8-byte partition
+// token), or empty. An integration test holds real tokens to it.
+const pageStatePattern = `^(A[g-v][A-Za-z0-9_-]{15}[AQgw])?$`
+
 func ref(name string) obj { return obj{"$ref": "#/components/schemas/" + name} }
 
 func jsonContent(schema obj) obj {
@@ -87,7 +92,7 @@ func op(tag, id, summary, desc string, params []obj, body obj, responses obj) ob
 	return o
 }
 
-func openAPISpec(docsPublic bool) obj {
+func openAPISpec(docsPublic bool, assets []string) obj {
 	str := func(desc string) obj { return obj{"type": "string", "description": desc} }
 	timestamp := obj{"type": "string", "format": "date-time",
 		"description": "RFC 3339 UTC with exactly three fractional digits", "example": "2024-01-10T12:00:00.000Z"}
@@ -228,7 +233,7 @@ func openAPISpec(docsPublic bool) obj {
 		"/docs": obj{"get": op("docs", "docs", "Interactive documentation (Swagger UI)", "", nil, nil,
 			obj{"200": obj{"description": "HTML page", "content": obj{"text/html": obj{}}}})},
 		"/docs/{file}": obj{"get": op("docs", "docs_asset", "Swagger UI asset", "", []obj{{
-			"name": "file", "in": "path", "required": true, "schema": obj{"type": "string"}}}, nil,
+			"name": "file", "in": "path", "required": true, "schema": obj{"type": "string", "enum": assets}}}, nil,
 			obj{"200": obj{"description": "The file"}, "404": errResp("No such asset")})},
 		"/users": obj{
 			"post": op("users", "create_user", "Create a user", "Answers 201 with `Location: /users/{id}`.",
@@ -243,8 +248,11 @@ func openAPISpec(docsPublic bool) obj {
 					"pass the token back as `page_state` to continue. A walk visits every row once.",
 				[]obj{
 					intQuery("limit", "Page size", defaultListLimit, 1, maxListLimit),
-					{"name": "page_state", "in": "query", "required": false, "schema": obj{"type": "string"},
-						"description": "Opaque token from X-Next-Page-State; a tampered token is a 422"},
+					{"name": "page_state", "in": "query", "required": false,
+						"schema": obj{"type": "string", "pattern": pageStatePattern, "maxLength": 18},
+						"description": "Token from X-Next-Page-State, passed back as it is; empty or absent: the first page. " +
+							"Only tokens this API issued are accepted: a checksum inside the token (which the pattern " +
+							"cannot express) makes a damaged or hand-made token a 422."},
 					consistencyParam, timeoutParam,
 				}, nil,
 				withErrors(obj{"200": obj{
@@ -316,4 +324,6 @@ func openAPISpec(docsPublic bool) obj {
 	}
 }
 
-func openAPIDocument(docsPublic bool) ([]byte, error) { return json.Marshal(openAPISpec(docsPublic)) }
+func openAPIDocument(docsPublic bool, assets []string) ([]byte, error) {
+	return json.Marshal(openAPISpec(docsPublic, assets))
+}

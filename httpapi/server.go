@@ -140,11 +140,11 @@ func New(cfg Config) (*Server, error) {
 		s.tokenHash = sha256.Sum256([]byte(cfg.APIToken))
 	}
 	var err error
-	if s.openAPI, err = openAPIDocument(!cfg.DocsAuth); err != nil {
-		return nil, fmt.Errorf("httpapi: openapi document: %w", err)
-	}
 	if s.docs, err = newDocs(); err != nil {
 		return nil, fmt.Errorf("httpapi: docs assets: %w", err)
+	}
+	if s.openAPI, err = openAPIDocument(!cfg.DocsAuth, s.docs.names()); err != nil {
+		return nil, fmt.Errorf("httpapi: openapi document: %w", err)
 	}
 	s.routes()
 	s.http = &fasthttp.Server{

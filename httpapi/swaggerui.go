@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"io/fs"
 	"path"
+	"sort"
 	"sync"
 
 	"github.com/valyala/fasthttp"
@@ -92,6 +93,16 @@ func newDocs() (*docs, error) {
 		return nil
 	})
 	return d, err
+}
+
+// names lists the assets, sorted, for the OpenAPI document.
+func (d *docs) names() []string {
+	names := make([]string, 0, len(d.assets))
+	for n := range d.assets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func (s *Server) docsPage(ctx *fasthttp.RequestCtx, _ string) {
