@@ -79,6 +79,15 @@ func TestRunStartsServesAndStops(t *testing.T) {
 		return resp.StatusCode == 200
 	}, time.Minute, 50*time.Millisecond, "server never became ready; logs:\n%s", logs.String())
 
+	// With a token set, the docs stay open (as in FastAPI) and the API does not.
+	for path, want := range map[string]int{"/docs": 200, "/openapi.json": 200, "/users": 401} {
+		resp, err := http.Get(url + path)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, want, resp.StatusCode, "%s without the token", path)
+	}
+
 	req, _ := http.NewRequest("POST", url+"/users", strings.NewReader(`{"name":"a","email":"a@b.co","age":1}`))
 	req.Header.Set("Authorization", "Bearer tok-secret")
 	resp, err := http.DefaultClient.Do(req)
