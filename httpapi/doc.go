@@ -15,4 +15,16 @@
 // httpapi must not talk to Cassandra or import gocql: all data goes through
 // the Store interface, which *engine.Engine implements. It reads no flags or
 // environment; cmd/userapi configures it through Config.
+//
+// Files by concern:
+//
+//	server.go      Config, Server, routing, the bearer-token check, the root handler
+//	users.go       the /users handlers; stream.go the two stream walks
+//	ops.go         /health, /ready and /performance; exposition.go /metrics
+//	params.go      query parameters and the X-Consistency-Level and X-Request-Timeout headers
+//	body.go        request bodies: the user, the patch, the batch, with their limits
+//	jsonscan.go    the walker over already-validated JSON; email.go the address check
+//	encode.go      JSON answers; errors.go error answers, 422 lists, engineStatus
+//	metrics.go     the HTTP request series
+//	openapi.go     the OpenAPI document; swaggerui.go the /docs page and its assets
 package httpapi
