@@ -23,6 +23,7 @@ func (e *Engine) clusterConfig() (*gocql.ClusterConfig, error) {
 	cluster.WriteTimeout = c.QueryTimeout
 	cluster.ConnectTimeout = c.ConnectTimeout
 	cluster.NumConns = c.NumConns
+	cluster.WriteCoalesceWaitTime = c.WriteCoalesceWait
 	cluster.ReconnectInterval = c.ReconnectInterval
 	cluster.ReconnectionPolicy = &gocql.ConstantReconnectionPolicy{MaxRetries: 1 << 30, Interval: c.ReconnectInterval}
 	// gocql retries only statements marked idempotent; we mark exactly those

@@ -64,6 +64,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		connTimeout  = fs.Duration("cassandra-connect-timeout", d.ConnectTimeout, "timeout of connecting to a node"+env("cassandra-connect-timeout", "CASSANDRA_CONNECT_TIMEOUT"))
 		queryTimeout = fs.Duration("cassandra-query-timeout", d.QueryTimeout, "driver timeout of one query attempt"+env("cassandra-query-timeout", "CASSANDRA_QUERY_TIMEOUT"))
 		conns        = fs.Int("cassandra-conns", d.NumConns, "connections per Cassandra host"+env("cassandra-conns", "CASSANDRA_CONNS"))
+		coalesce     = fs.Duration("cassandra-write-coalesce", d.WriteCoalesceWait, "how long the driver holds a query frame to send it with others in one write (0-10ms); 0 sends each at once, lowest latency"+env("cassandra-write-coalesce", "CASSANDRA_WRITE_COALESCE"))
 		listen       = fs.String("listen", ":8000", "HTTP listen address, host:port"+env("listen", "LISTEN_ADDR"))
 		logLevel     = fs.String("log-level", "info", "log level: debug, info, warn or error"+env("log-level", "LOG_LEVEL"))
 		logFormat    = fs.String("log-format", "json", "log format: json or text"+env("log-format", "LOG_FORMAT"))
@@ -155,6 +156,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		}
 	}
 	atLeast("cassandra-conns", *conns, 1)
+	if *coalesce < 0 || *coalesce > 10*time.Millisecond {
+		bad("cassandra-write-coalesce", "must be 0-10ms, got %s", *coalesce)
+	}
 	atLeast("pool-size", *poolSize, 1)
 	atLeast("queue-depth", *queueDepth, 1)
 	atLeast("batch-inflight", *batchFlight, 1)
@@ -197,14 +201,15 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 				KeyFile:    *tlsKey,
 				VerifyHost: *verifyHost,
 			},
-			ConnectTimeout: *connTimeout,
-			QueryTimeout:   *queryTimeout,
-			NumConns:       *conns,
-			PoolSize:       *poolSize,
-			QueueDepth:     *queueDepth,
-			BatchMax:       *batchMax,
-			BatchLinger:    *batchLinger,
-			BatchInflight:  *batchFlight,
+			ConnectTimeout:    *connTimeout,
+			QueryTimeout:      *queryTimeout,
+			NumConns:          *conns,
+			WriteCoalesceWait: *coalesce,
+			PoolSize:          *poolSize,
+			QueueDepth:        *queueDepth,
+			BatchMax:          *batchMax,
+			BatchLinger:       *batchLinger,
+			BatchInflight:     *batchFlight,
 		},
 		http: httpapi.Config{
 			RequestTimeout: *reqTimeout,
