@@ -31,13 +31,18 @@ func newGate(limit int) *gate {
 }
 
 // reserve admits n tasks at once, or none: callers that need all of a group
-// to run (a batch create) reserve before sending any.
+// to run (a batch create) reserve before sending any. It checks before it
+// adds, so a refused large reservation never makes a small one fail.
 func (g *gate) reserve(n int) bool {
-	if g.held.Add(int64(n)) > g.limit {
-		g.held.Add(int64(-n))
-		return false
+	for {
+		held := g.held.Load()
+		if held+int64(n) > g.limit {
+			return false
+		}
+		if g.held.CompareAndSwap(held, held+int64(n)) {
+			return true
+		}
 	}
-	return true
 }
 
 // unreserve returns n reservations, or n tasks taken off by the consumer.
@@ -67,6 +72,25 @@ func (g *gate) sendReserved(t *task) error {
 		g.unreserve(1)
 		return ErrOverloaded
 	}
+}
+
+// sendAll queues tasks admitted by reserve in one step: all of them, or none
+// when the gate is closed (their reservations are returned).
+func (g *gate) sendAll(ts []*task) error {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.closed {
+		g.unreserve(len(ts))
+		return ErrClosed
+	}
+	for _, t := range ts {
+		select {
+		case g.ch <- t:
+		default:
+			panic("BUG: engine gate full although its tasks were reserved")
+		}
+	}
+	return nil
 }
 
 // close refuses further sends and closes the channel, so the consumer sees
@@ -105,10 +129,37 @@ func (e *Engine) admit(t *task) error {
 	return e.refuse(t, err)
 }
 
-// admitReserved is admit for a write whose slot reserveWrites took.
-func (e *Engine) admitReserved(t *task) error {
-	t.token = Token(t.id)
-	return e.refuse(t, e.writeGate().sendReserved(t))
+// admitReserved hands over writes whose slots reserveWrites took, in one
+// step: all are queued, or (the engine closing) none, each then failed.
+func (e *Engine) admitReserved(ts []*task) error {
+	prepaid := e.batch != nil
+	for _, t := range ts {
+		t.token, t.prepaid = Token(t.id), prepaid
+	}
+	err := e.writeGate().sendAll(ts)
+	if err == nil {
+		return nil
+	}
+	if prepaid {
+		e.pool.gate.unreserve(len(ts))
+	}
+	err = &Error{Kind: err, Op: "submit"}
+	e.metrics.rejected(err)
+	for _, t := range ts {
+		e.fail(t, err)
+	}
+	return err
+}
+
+// submitBatch admits a batch from the batcher to the pool. When prepaid of
+// its entries came with a reserved pool slot (a batch create's), it runs on
+// one of those and returns the rest, so it cannot be refused for overload.
+func (e *Engine) submitBatch(bt *task, prepaid int) error {
+	if prepaid == 0 {
+		return e.admit(bt)
+	}
+	e.pool.gate.unreserve(prepaid - 1)
+	return e.refuse(bt, e.pool.gate.sendReserved(bt))
 }
 
 // writeGate is where writes enter: the batcher's, or the pool's with
@@ -143,20 +194,29 @@ func (e *Engine) do(t *task) error {
 	return t.wait()
 }
 
-// fail completes t, and everything riding on it, with err and gives the
-// executor's hold back. A read leader leaves the flight table first, so no
-// reader joins a query that will never run.
+// fail completes t, and everything riding on it or waiting in line behind
+// it, with err and gives the executor's hold back. A read leader leaves the
+// flight table first, so no reader joins a query that will never run.
 func (e *Engine) fail(t *task, err error) {
-	if t.kind == kindGet {
-		e.land(t)
+	var behind *task // a task waiting in line behind t
+	switch t.kind {
+	case kindGet:
+		behind = e.land(t)
+	case kindUpdate:
+		behind = e.updates.leave(t)
 	}
 	finishAll(&t.followers, nil, err)
 	finishAll(&t.batch, nil, err)
 	t.finish(err)
+	if behind != nil {
+		e.fail(behind, err) // and, through it, every task behind it
+	}
 }
 
-// reserveWrites admits n writes to the batcher (or, with batching off, the
-// pool) at once, or fails without admitting any.
+// reserveWrites admits n writes at once, or fails without admitting any.
+// With batching on it reserves, beside n places in the batcher, a pool slot
+// for each write, so that no batch of them can be refused by a pool full of
+// other work after some were written (submitBatch spends them).
 func (e *Engine) reserveWrites(ctx context.Context, n int) error {
 	if e.closing.Load() {
 		return &Error{Kind: ErrClosed, Op: "submit"}
@@ -164,12 +224,15 @@ func (e *Engine) reserveWrites(ctx context.Context, n int) error {
 	if err := ctx.Err(); err != nil {
 		return classify("submit", err)
 	}
-	if !e.writeGate().reserve(n) {
+	ok := e.writeGate().reserve(n)
+	if ok && e.batch != nil && !e.pool.gate.reserve(n) {
+		e.batch.gate.unreserve(n)
+		ok = false
+	}
+	if !ok {
 		err := &Error{Kind: ErrOverloaded, Op: "submit"}
 		e.metrics.rejected(err)
 		return err
 	}
 	return nil
 }
-
-func (e *Engine) unreserveWrites(n int) { e.writeGate().unreserve(n) }

@@ -26,9 +26,10 @@ import (
 type batcher struct {
 	// The batcher's only view of the engine: which replica set a token
 	// belongs to (0 when unknown or ignored), and how a batch is admitted to
-	// the pool (on error it has failed the batch and every entry).
+	// the pool, given how many of its entries prepaid a pool slot (on error
+	// it has failed the batch and every entry).
 	replicaSet func(token int64) int
-	submit     func(*task) error
+	submit     func(batch *task, prepaid int) error
 
 	max      int
 	inflight int
@@ -56,7 +57,7 @@ type group struct {
 }
 
 // newBatcher starts a batcher that holds up to depth writes (at least max).
-func newBatcher(replicaSet func(int64) int, submit func(*task) error, max, inflight int, linger time.Duration, depth int) *batcher {
+func newBatcher(replicaSet func(int64) int, submit func(*task, int) error, max, inflight int, linger time.Duration, depth int) *batcher {
 	if depth < max {
 		depth = max
 	}
@@ -164,12 +165,13 @@ func (b *batcher) collectDone() {
 }
 
 // flushReady flushes every group allowed to go now and returns how long
-// until the next lingering group is due (0: none).
-func (b *batcher) flushReady(now time.Time, force bool) time.Duration {
+// until the next lingering group is due (0: none). noLinger (on close)
+// flushes partial batches at once; the in-flight cap always holds.
+func (b *batcher) flushReady(now time.Time, noLinger bool) time.Duration {
 	var next time.Duration
 	for key, g := range b.groups {
-		for len(g.pending) > 0 && (force || g.running < b.inflight) {
-			if !force && b.linger > 0 && len(g.pending) < b.max {
+		for len(g.pending) > 0 && g.running < b.inflight {
+			if !noLinger && b.linger > 0 && len(g.pending) < b.max {
 				if due := g.oldest.Add(b.linger).Sub(now); due > 0 {
 					if next == 0 || due < next {
 						next = due
@@ -209,18 +211,31 @@ func (b *batcher) flush(g *group) {
 			ctx, latest = t.ctx, d
 		}
 	}
+	prepaid := 0
+	for _, t := range entries {
+		if t.prepaid {
+			prepaid++
+		}
+	}
 	g.running++
 	b.running.Add(1)
 	// A refused batch is failed by submit: its entries complete with the
 	// error, and its completion calls done like any other batch's.
-	_ = b.submit(newBatchTask(ctx, g.cl, entries, b, g.key))
+	_ = b.submit(newBatchTask(ctx, g.cl, entries, b, g.key), prepaid)
 }
 
-// drain flushes everything still pending, regardless of the in-flight cap,
-// and waits for every batch to finish. Only the loop calls it, on close.
+// drain flushes everything still pending without lingering, within the
+// in-flight cap like any flush, and waits for every batch to finish. Only
+// the loop calls it, on close.
 func (b *batcher) drain() {
-	b.collectDone()
-	b.flushReady(time.Now(), true)
+	for {
+		b.collectDone()
+		b.flushReady(time.Now(), true)
+		if b.pending == 0 {
+			break
+		}
+		<-b.kick // a batch finished: its group may send the next
+	}
 	b.running.Wait()
 }
 

@@ -21,10 +21,10 @@ type recordedBatch struct {
 func batchEngine(t *testing.T, max, inflight int, linger time.Duration, r *ring, gate chan struct{}) (*Engine, func() []recordedBatch) {
 	var mu sync.Mutex
 	var got []recordedBatch
-	e := testEngine(t, 16, 1024, func(e *Engine, tk *task) {
+	e := testEngine(t, 16, 1024, func(e *Engine, tk *task) *task {
 		if tk.kind != kindBatch {
 			tk.finish(nil)
-			return
+			return nil
 		}
 		if gate != nil {
 			<-gate
@@ -38,9 +38,10 @@ func batchEngine(t *testing.T, max, inflight int, linger time.Duration, r *ring,
 		mu.Unlock()
 		finishAll(&tk.batch, nil, nil)
 		tk.finish(nil)
+		return nil
 	})
 	e.ring.Store(r)
-	e.batch = newBatcher(e.batchReplicaSet, e.admit, max, inflight, linger, 1024)
+	e.batch = newBatcher(e.batchReplicaSet, e.submitBatch, max, inflight, linger, 1024)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

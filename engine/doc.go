@@ -20,9 +20,10 @@
 //	task.go                        completed: the request object and its lifecycle
 //	                               (who holds it, who completes it, who recycles it)
 //
-// Beside them: engine.go (New, Close, background loops), connect.go (driver
-// and TLS settings), config.go, types.go (the public value types), errors.go
-// (the kinds: sentinel and metric label), metrics.go, schema.go (CQL text),
+// Beside them: stamp.go (the write timestamps that order updates),
+// engine.go (New, Close, background loops), connect.go (driver and TLS
+// settings), config.go, types.go (the public value types), errors.go (the
+// kinds: sentinel and metric label), metrics.go, schema.go (CQL text),
 // ring.go and murmur3.go (the token ring the batcher groups by).
 //
 // engine must not import fasthttp, net/http handlers or the flag package;

@@ -23,9 +23,12 @@ type Engine struct {
 	pool    *pool
 	batch   *batcher // nil when BatchMax == 1
 	flights flights
+	updates updateLines
+	stamps  *stamper
+	walks   chan struct{} // a slot per table walk allowed at once (pages.go)
 	ring    atomic.Pointer[ring]
 	metrics *engineMetrics
-	exec    func(*task) // what a worker does with a task: execute, or a unit test's stand-in
+	exec    func(*task) *task // what a worker does with a task: execute, or a unit test's stand-in
 
 	connected atomic.Bool
 	closing   atomic.Bool
@@ -44,7 +47,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, log: cfg.Logger, stop: make(chan struct{})}
 	e.stmts = newStatements(cfg.Keyspace)
-	e.flights.m = make(map[UUID]*task)
+	e.flights.m = make(map[flightKey]flight)
+	e.updates.m = make(map[UUID]line)
+	e.walks = make(chan struct{}, walkLimit(cfg.PoolSize))
+	e.stamps = newStamper()
 
 	c := cfg
 	cluster, err := e.clusterConfig()
@@ -77,7 +83,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	if cfg.BatchMax > 1 {
-		e.batch = newBatcher(e.batchReplicaSet, e.admit, cfg.BatchMax, cfg.BatchInflight, cfg.BatchLinger, cfg.QueueDepth)
+		e.batch = newBatcher(e.batchReplicaSet, e.submitBatch, cfg.BatchMax, cfg.BatchInflight, cfg.BatchLinger, cfg.QueueDepth)
 	}
 	e.connected.Store(true)
 	e.loops.Add(2)

@@ -133,7 +133,7 @@ func classifyKind(err error) error {
 		case gocql.ErrCodeWriteTimeout, gocql.ErrCodeReadTimeout:
 			return ErrTimeout
 		case gocql.ErrCodeInvalid, gocql.ErrCodeSyntax, gocql.ErrCodeProtocol:
-			// A tampered page state is rejected by Cassandra as a protocol error.
+			// A corrupted page state is rejected by Cassandra as a protocol error.
 			if strings.Contains(strings.ToLower(reqErr.Message()), "paging") {
 				return ErrInvalid
 			}

@@ -11,41 +11,60 @@ import (
 )
 
 // Execution: everything here runs on a pool worker. run is the pool's
-// worker function and holds the engine's one panic guard; each run* method
-// executes one kind of task and ends by completing it (finish or fail is
-// its last use of the task, see task.go).
+// worker function; runOne holds the engine's one panic guard; each run*
+// method executes one kind of task and ends by completing it (finish or fail
+// is its last use of the task, see task.go).
 
-// run executes one task. A panic completes the task, and everything riding
-// on it, with an internal error instead of killing the process or leaving
-// callers waiting.
+// run executes t, then every task that was waiting in line behind it (the
+// next query of a hot id, the next update of an id): the worker that
+// completes a task runs its successor, so a waiting task never holds a worker.
 func (e *Engine) run(t *task) {
+	for t != nil {
+		t = e.runOne(t)
+	}
+}
+
+// runOne executes one task and returns the task to run next, if any. A panic
+// completes the task, and everything riding on it or waiting behind it, with
+// an internal error instead of killing the process or leaving callers waiting.
+func (e *Engine) runOne(t *task) (next *task) {
 	defer func() {
 		if r := recover(); r != nil {
 			e.log.Error("engine task panicked", "kind", t.kind, "panic", r)
 			e.fail(t, &Error{Kind: errInternal, Op: "run", Cause: fmt.Errorf("panic: %v", r)})
+			next = nil
 		}
 	}()
-	// A batch checks each entry's deadline itself and must always report back.
-	if t.kind != kindBatch && t.expired(time.Now()) {
-		e.metrics.expired.Inc()
-		e.fail(t, &Error{Kind: ErrTimeout, Op: "queue", Cause: errors.New("deadline passed while queued")})
-		return
+	// Reads, updates and batches check deadlines themselves: other callers
+	// may depend on them running.
+	if t.kind != kindBatch && t.kind != kindGet && t.kind != kindUpdate && t.expired(time.Now()) {
+		e.expire(t)
+		return nil
 	}
-	e.exec(t)
+	return e.exec(t)
+}
+
+var errExpired = &Error{Kind: ErrTimeout, Op: "queue", Cause: errors.New("deadline passed while queued")}
+
+// expire fails a task whose deadline passed before it ran.
+func (e *Engine) expire(t *task) {
+	e.metrics.expired.Inc()
+	e.fail(t, errExpired)
 }
 
 // execute is what a worker does with each kind of task (e.exec, which unit
-// tests replace with a query-free stand-in).
-func (e *Engine) execute(t *task) {
+// tests replace with a query-free stand-in). It returns the task that waited
+// in line behind t, for the worker to run next.
+func (e *Engine) execute(t *task) *task {
 	switch t.kind {
 	case kindGet:
-		e.runGet(t)
+		return e.runGet(t)
 	case kindWrite:
 		t.finish(e.runWrite(t))
 	case kindBatch:
 		e.runBatch(t)
 	case kindUpdate:
-		t.finish(e.runUpdate(t))
+		return e.runUpdates(t)
 	case kindPage:
 		t.finish(e.runPage(t))
 	case kindProbe:
@@ -53,14 +72,15 @@ func (e *Engine) execute(t *task) {
 	default:
 		e.fail(t, &Error{Kind: errInternal, Op: "run", Cause: fmt.Errorf("unknown task kind %d", t.kind)})
 	}
+	return nil
 }
 
-// readRow reads the row of t.id into t.user.
-func (e *Engine) readRow(t *task) error {
+// readRow reads the row of t.id into t.user under ctx.
+func (e *Engine) readRow(ctx context.Context, t *task) error {
 	start := time.Now()
 	var id gocql.UUID
 	u := &t.user
-	err := e.session.Query(e.stmts.get, gocql.UUID(t.id)).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).
+	err := e.session.Query(e.stmts.get, gocql.UUID(t.id)).WithContext(ctx).Consistency(t.cl).Idempotent(true).
 		Scan(&id, &u.Name, &u.Email, &u.Age, &u.CreatedAt, &u.UpdatedAt)
 	e.metrics.observe("get", start, err)
 	u.ID = UUID(id)
@@ -68,11 +88,53 @@ func (e *Engine) readRow(t *task) error {
 	return err
 }
 
-func (e *Engine) runGet(t *task) {
-	err := classify("get", e.readRow(t))
-	e.land(t)
+// runGet sends one query for a read and the readers that joined it
+// (reads.go), under the latest of their deadlines, and returns the next
+// query of the same id, which readers that arrived meanwhile joined.
+func (e *Engine) runGet(t *task) *task {
+	now := time.Now()
+	dropExpired(&t.followers, now)
+	var err error
+	if len(t.followers) == 0 && t.expired(now) {
+		e.metrics.expired.Inc()
+		err = errExpired
+	} else {
+		ctx, cancel := groupContext(t)
+		err = classify("get", e.readRow(ctx, t))
+		if cancel != nil {
+			cancel()
+		}
+	}
+	next := e.land(t)
 	finishAll(&t.followers, &t.user, err)
 	t.finish(err)
+	return next
+}
+
+// groupContext is the context of a read's query: the leader's own when it
+// reads alone; otherwise one that ends at the latest deadline of the group
+// and ignores any one caller giving up, so that no reader inherits an
+// earlier deadline than its own.
+func groupContext(t *task) (context.Context, context.CancelFunc) {
+	if len(t.followers) == 0 {
+		return t.ctx, nil
+	}
+	latest, ok := t.ctx.Deadline()
+	for _, f := range t.followers {
+		d, fok := f.ctx.Deadline()
+		if !fok {
+			ok = false
+			break
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	detached := context.WithoutCancel(t.ctx)
+	if !ok {
+		return detached, nil
+	}
+	return context.WithDeadline(detached, latest)
 }
 
 // bindWrite returns the statement and values of a write task.
@@ -82,14 +144,14 @@ func (e *Engine) bindWrite(t *task) (string, []any) {
 		return e.stmts.del, []any{tombstoneTimestamp, id}
 	}
 	u := &t.user
-	return e.stmts.insert, []any{id, u.Name, u.Email, u.Age, u.CreatedAt, u.UpdatedAt}
+	return e.stmts.insert, []any{id, u.Name, u.Email, u.Age, u.CreatedAt, u.UpdatedAt, t.stamp}
 }
 
 func (e *Engine) runWrite(t *task) error {
 	stmt, args := e.bindWrite(t)
 	start := time.Now()
-	// Inserts carry their id and values from the first attempt, and deletes
-	// a fixed timestamp: repeating either cannot change the outcome.
+	// Inserts carry their id, values and timestamp from the first attempt,
+	// and deletes a fixed timestamp: repeating either cannot change the outcome.
 	err := e.session.Query(stmt, args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Exec()
 	e.metrics.observe(statementName(t.op), start, err)
 	return classify("write", err)
@@ -194,23 +256,40 @@ func dropExpired(list *[]*task, now time.Time) {
 	}
 }
 
+// runUpdates runs an update once no other update of its id runs in this
+// process, and returns the one queued behind it. An update that arrives
+// while another of its id runs waits in that id's line, off the worker.
+func (e *Engine) runUpdates(t *task) *task {
+	if !e.updates.enter(t) {
+		return nil // the worker of the update ahead runs it
+	}
+	var err error
+	if t.expired(time.Now()) {
+		e.metrics.expired.Inc()
+		err = errExpired
+	} else {
+		err = e.runUpdate(t)
+	}
+	next := e.updates.leave(t)
+	t.finish(err)
+	return next
+}
+
 // runUpdate reads the user, merges the patch and writes only the patched
-// columns and updated_at. A missing user is ErrNotFound and nothing is
+// columns and updated_at, all at one write timestamp above every timestamp
+// the row holds (stamp.go). A missing user is ErrNotFound and nothing is
 // written; a delete racing the write shadows it (see tombstoneTimestamp).
 func (e *Engine) runUpdate(t *task) error {
-	if err := e.readRow(t); err != nil {
+	if err := e.readRow(t.ctx, t); err != nil {
 		return classify("update read", err)
 	}
 	u := &t.user
 	id := gocql.UUID(t.id)
-	// updated_at must grow even for two updates within one millisecond.
-	next := nowMillis()
-	if prev := u.UpdatedAt; !next.After(prev) {
-		next = prev.Add(time.Millisecond)
-	}
-	u.UpdatedAt = next
+	ts := e.stamps.next(afterRow(u.UpdatedAt))
+	u.UpdatedAt = stampTime(ts)
 	mask := 0
-	args := make([]any, 0, 5)
+	args := make([]any, 1, 6)
+	args[0] = ts
 	if p := t.patch.Name; p != nil {
 		mask |= 1
 		u.Name = *p
@@ -226,10 +305,8 @@ func (e *Engine) runUpdate(t *task) error {
 		u.Age = *p
 		args = append(args, *p)
 	}
-	// The write's timestamp is updated_at itself: a retried attempt writes
-	// exactly what the first did, and a later update always wins.
-	args = append(args, next, id)
-	args = append([]any{next.UnixMicro()}, args...)
+	// A retried attempt writes exactly what the first did, timestamp included.
+	args = append(args, u.UpdatedAt, id)
 	start := time.Now()
 	err := e.session.Query(e.stmts.update[mask], args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Exec()
 	e.metrics.observe("update", start, err)

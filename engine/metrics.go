@@ -14,6 +14,7 @@ type engineMetrics struct {
 	rejectedOverload *metrics.Counter
 	rejectedClosed   *metrics.Counter
 	expired          *metrics.Counter
+	reads            *metrics.Counter
 	coalesced        *metrics.Counter
 	batchSize        *metrics.PrometheusHistogram
 	batchToReplica   *metrics.Counter
@@ -32,6 +33,7 @@ func newEngineMetrics(e *Engine) *engineMetrics {
 		rejectedOverload: s.NewCounter(`userapi_engine_rejected_total{reason="overloaded"}`),
 		rejectedClosed:   s.NewCounter(`userapi_engine_rejected_total{reason="closed"}`),
 		expired:          s.NewCounter(`userapi_engine_expired_in_queue_total`),
+		reads:            s.NewCounter(`userapi_engine_reads_total`),
 		coalesced:        s.NewCounter(`userapi_engine_coalesced_reads_total`),
 		batchSize: s.NewPrometheusHistogramExt(`userapi_engine_batch_size`,
 			[]float64{1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 50, 100}),

@@ -15,13 +15,15 @@ import (
 
 // Page-state tokens carry the partition token a walk resumes after, as
 // base64url(version | crc32c(state) | state) with an 8-byte big-endian
-// state. The checksum rejects a tampered or truncated token here, before
-// any query runs.
+// state. The CRC32C detects corruption (a truncated or mistyped token) here,
+// before any query runs. It is not tamper protection: anyone can compute it.
+// None is needed, because every resume position is harmless: a forged token
+// only starts a walk of the same public table at another token.
 const pageStateVersion = 2
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-var errBadPageState = &Error{Kind: ErrInvalid, Op: "page state", Cause: errors.New("malformed or tampered page_state token")}
+var errBadPageState = &Error{Kind: ErrInvalid, Op: "page state", Cause: errors.New("malformed or corrupted page_state token")}
 
 func encodePageState(state []byte) string {
 	if len(state) == 0 {
@@ -83,6 +85,13 @@ func (e *Engine) ListUsers(ctx context.Context, limit int, pageState string, opt
 	return Page{Users: users, Next: encodePageState(t.state)}, nil
 }
 
+// walks bounds the table walks (StreamUsers) running at once: a walk is a
+// long series of pages, and its caller may buffer what it reads (the JSON
+// form of /users/stream holds up to 100,000 rows), so their number is
+// bounded as well as their pages. One walk per 64 workers (4 by default);
+// beyond that a walk is refused at once with ErrOverloaded.
+func walkLimit(poolSize int) int { return max(1, poolSize/64) }
+
 // StreamUsers walks the table fetchSize rows at a time, calling fn with each
 // page until limit users were delivered (limit <= 0: no limit) or the table
 // ends. fn must not keep the slice: it is reused for the next page. It
@@ -90,6 +99,14 @@ func (e *Engine) ListUsers(ctx context.Context, limit int, pageState string, opt
 func (e *Engine) StreamUsers(ctx context.Context, fetchSize, limit int, opt Options, fn func(page []User) error) (pages int, err error) {
 	if fetchSize < 1 {
 		return 0, &Error{Kind: ErrInvalid, Op: "stream", Cause: errors.New("fetch size must be positive")}
+	}
+	select {
+	case e.walks <- struct{}{}:
+		defer func() { <-e.walks }()
+	default:
+		err := &Error{Kind: ErrOverloaded, Op: "stream", Cause: errors.New("too many table walks at once")}
+		e.metrics.rejected(err)
+		return 0, err
 	}
 	cl := e.consistency(opt)
 	var state []byte

@@ -3,17 +3,41 @@ package engine
 import (
 	"context"
 	"sync"
+
+	"github.com/gocql/gocql"
 )
 
 // Reads, the caller's side: GetUser with read coalescing, and ProbeRead.
 // The queries themselves run on a worker (exec.go).
 
-// flights coalesces concurrent reads of one id onto one query: the first
-// reader becomes the leader and is admitted; readers arriving while it is in
-// flight become its followers and are completed with its result.
+// flights coalesces concurrent reads of one id (at one consistency level)
+// without ever answering a reader from a query sent before it arrived, so a
+// read that starts after a write was acknowledged sees that write:
+//
+//   - with no query of the id in flight, a reader becomes the leader and is
+//     admitted at once;
+//   - while one is in flight, the first reader to arrive becomes the next
+//     leader, not admitted, and later readers join it as followers;
+//   - when the query in flight completes, its worker sends the next one
+//     (Engine.run), for every reader that arrived meanwhile.
+//
+// So at most one query per id is in flight and one waits, whatever the
+// number of readers. A reader waits at most for the query in flight plus its
+// own; the next query runs under the latest deadline of its readers
+// (groupContext), so none inherits an earlier one.
 type flights struct {
 	mu sync.Mutex
-	m  map[UUID]*task
+	m  map[flightKey]flight
+}
+
+type flightKey struct {
+	id UUID
+	cl gocql.Consistency
+}
+
+type flight struct {
+	running *task // leader of the query in flight
+	next    *task // leader of the query that waits for it, with its followers
 }
 
 // GetUser reads one user; concurrent reads of one id share a query.
@@ -21,52 +45,54 @@ func (e *Engine) GetUser(ctx context.Context, id UUID, opt Options) (User, error
 	t := acquireTask(ctx, kindGet, e.consistency(opt))
 	defer t.release()
 	t.id = id
+	e.metrics.reads.Inc()
+	key := flightKey{id, t.cl}
 	e.flights.mu.Lock()
-	if leader, ok := e.flights.m[id]; ok && leader.cl == t.cl && outlives(leader.ctx, ctx) {
-		leader.followers = append(leader.followers, t)
+	f, busy := e.flights.m[key]
+	switch {
+	case !busy:
+		e.flights.m[key] = flight{running: t}
+		e.flights.mu.Unlock()
+		// A refused leader is failed by admit, which lands the flight and
+		// fails the readers that queued behind it meanwhile.
+		if err := e.do(t); err != nil {
+			return User{}, err
+		}
+	case f.next == nil:
+		f.next = t // the flight's line holds the executor's hold
+		e.flights.m[key] = f
+		e.flights.mu.Unlock()
+		if err := t.wait(); err != nil {
+			return User{}, err
+		}
+	default:
+		f.next.followers = append(f.next.followers, t)
 		e.flights.mu.Unlock()
 		e.metrics.coalesced.Inc()
 		if err := t.wait(); err != nil {
 			return User{}, err
 		}
-		return t.user, nil
-	}
-	e.flights.m[id] = t
-	e.flights.mu.Unlock()
-	// A refused leader is failed by admit, which lands the flight and
-	// completes any follower that joined meanwhile.
-	if err := e.do(t); err != nil {
-		return User{}, err
 	}
 	return t.user, nil
 }
 
-// outlives reports whether a query running under leader can serve a reader
-// with ctx: a follower must never inherit an earlier deadline (or a caller
-// that already gave up) and time out before its own budget is spent.
-func outlives(leader, ctx context.Context) bool {
-	if leader.Err() != nil {
-		return false
-	}
-	ld, lok := leader.Deadline()
-	d, ok := ctx.Deadline()
-	switch {
-	case !lok:
-		return true
-	case !ok:
-		return false
-	}
-	return !ld.Before(d)
-}
-
-// land removes a leader from the flight table; after it returns no reader
-// can join, so its followers list is final.
-func (e *Engine) land(t *task) {
+// land ends t's query in the flight table and returns the next leader, now
+// the one in flight, for the caller to run (or fail); nil ends the flight.
+// After it returns no reader can join t, so its followers list is final.
+func (e *Engine) land(t *task) *task {
+	key := flightKey{t.id, t.cl}
 	e.flights.mu.Lock()
-	if e.flights.m[t.id] == t {
-		delete(e.flights.m, t.id)
+	defer e.flights.mu.Unlock()
+	f, ok := e.flights.m[key]
+	if !ok || f.running != t {
+		return nil
 	}
-	e.flights.mu.Unlock()
+	if f.next == nil {
+		delete(e.flights.m, key)
+		return nil
+	}
+	e.flights.m[key] = flight{running: f.next}
+	return f.next
 }
 
 // ProbeRead runs one `SELECT ... LIMIT 1` through the pool: the unit of work

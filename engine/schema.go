@@ -33,7 +33,7 @@ const tombstoneTimestamp = int64(1) << 62
 func newStatements(ks string) statements {
 	t := ks + ".users"
 	s := statements{
-		insert:   "INSERT INTO " + t + " (" + userColumns + ") VALUES (?, ?, ?, ?, ?, ?)",
+		insert:   "INSERT INTO " + t + " (" + userColumns + ") VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
 		get:      "SELECT " + userColumns + " FROM " + t + " WHERE id = ?",
 		list:     "SELECT " + userColumns + " FROM " + t + " LIMIT ?",
 		listFrom: "SELECT " + userColumns + " FROM " + t + " WHERE token(id) > ? LIMIT ?",

@@ -20,6 +20,9 @@ package engine
 //   - finish or fail is the last thing an executor does with a task: once
 //     completed, the caller may release it and the pool may hand it out again.
 //   - A batch task has no caller: newBatchTask gives it the executor's hold only.
+//   - A task that waits for another (a read's next query, an update behind
+//     one of the same id) is held by that line until a worker takes it: the
+//     worker that completes the task ahead runs it next (Engine.run).
 //
 // A hold given back more often than it was taken panics with "BUG:", like
 // fasthttp does, instead of recycling a task someone still uses.
@@ -61,13 +64,15 @@ type task struct {
 	cl   gocql.Consistency
 
 	// inputs and results; which fields matter depends on kind
-	id    UUID
-	op    writeOp
-	token int64
-	user  User
-	patch UserPatch
-	limit int
-	state []byte // page state in (kindPage); next state out
+	id      UUID
+	op      writeOp
+	token   int64
+	stamp   int64 // write timestamp (us) of an insert or update, see stamp.go
+	prepaid bool  // kindWrite: its batch's pool slot was reserved with it
+	user    User
+	patch   UserPatch
+	limit   int
+	state   []byte // page state in (kindPage); next state out
 
 	users []User // page rows out (kindPage), reused between pages
 
@@ -75,6 +80,7 @@ type task struct {
 	owner     *batcher // kindBatch: told when the batch completes
 	groupKey  int      // kindBatch: the batcher group to credit on completion
 	followers []*task  // kindGet: coalesced readers waiting on this query
+	next      *task    // kindUpdate: the update of the same id queued behind this one
 
 	err      error
 	done     chan struct{} // buffered(1): signalled once on completion

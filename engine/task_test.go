@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"runtime"
@@ -64,13 +65,24 @@ func TestTaskExpired(t *testing.T) {
 	}
 }
 
+// fakeGet completes a read as runGet does, with tk.user as the row.
+func fakeGet(e *Engine, tk *task) *task {
+	next := e.land(tk)
+	finishAll(&tk.followers, &tk.user, nil)
+	tk.finish(nil)
+	return next
+}
+
 // testEngine is an Engine without Cassandra whose workers run fn behind the
 // engine's own guard (run): expiry and panics are handled as in production.
-func testEngine(t testing.TB, size, depth int, fn func(e *Engine, tk *task)) *Engine {
+func testEngine(t testing.TB, size, depth int, fn func(e *Engine, tk *task) *task) *Engine {
 	t.Helper()
 	e := &Engine{cfg: Config{BatchMax: 1}.Defaults(), log: slog.New(slog.NewTextHandler(io.Discard, nil)), stop: make(chan struct{})}
-	e.flights.m = make(map[UUID]*task)
-	e.exec = func(tk *task) { fn(e, tk) }
+	e.flights.m = make(map[flightKey]flight)
+	e.updates.m = make(map[UUID]line)
+	e.walks = make(chan struct{}, walkLimit(e.cfg.PoolSize))
+	e.stamps = newStamper()
+	e.exec = func(tk *task) *task { return fn(e, tk) }
 	e.metrics = newEngineMetrics(e)
 	var err error
 	e.pool, err = newPool(size, depth, e.run, e.fail)
@@ -85,7 +97,7 @@ func testEngine(t testing.TB, size, depth int, fn func(e *Engine, tk *task)) *En
 
 func TestPoolOverloadIsImmediate(t *testing.T) {
 	block := make(chan struct{})
-	e := testEngine(t, 1, 2, func(_ *Engine, tk *task) { <-block; tk.finish(nil) })
+	e := testEngine(t, 1, 2, func(_ *Engine, tk *task) *task { <-block; tk.finish(nil); return nil })
 	ctx := context.Background()
 	var tasks []*task
 	// 1 running + 1 in the dispatcher's hand + 2 queued fit; then it is full.
@@ -113,7 +125,7 @@ func TestPoolOverloadIsImmediate(t *testing.T) {
 
 func TestWorkerDropsExpiredTask(t *testing.T) {
 	ran := false
-	e := testEngine(t, 1, 1, func(_ *Engine, tk *task) { ran = true; tk.finish(nil) })
+	e := testEngine(t, 1, 1, func(_ *Engine, tk *task) *task { ran = true; tk.finish(nil); return nil })
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Millisecond))
 	defer cancel()
 	tk := acquireTask(context.WithoutCancel(ctx), kindProbe, 0)
@@ -125,7 +137,7 @@ func TestWorkerDropsExpiredTask(t *testing.T) {
 }
 
 func TestPanicCompletesWithError(t *testing.T) {
-	e := testEngine(t, 2, 2, func(_ *Engine, tk *task) { panic("boom") })
+	e := testEngine(t, 2, 2, func(_ *Engine, tk *task) *task { panic("boom") })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	tk := acquireTask(ctx, kindProbe, 0)
@@ -141,7 +153,7 @@ func TestGivingUpLeaksNothing(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	release := make(chan struct{})
 	func() {
-		e := testEngine(t, 4, 64, func(_ *Engine, tk *task) { <-release; tk.finish(nil) })
+		e := testEngine(t, 4, 64, func(_ *Engine, tk *task) *task { <-release; tk.finish(nil); return nil })
 		var wg sync.WaitGroup
 		for i := 0; i < 32; i++ {
 			wg.Add(1)
@@ -164,70 +176,101 @@ func TestGivingUpLeaksNothing(t *testing.T) {
 	runtime.GC()
 }
 
+// TestCoalescedReadsShareOneQuery: readers that arrive while a query of
+// their id is in flight never join it (it was sent before they arrived);
+// they share the one query sent when it completes.
 func TestCoalescedReadsShareOneQuery(t *testing.T) {
 	var mu sync.Mutex
 	queries := 0
 	gate := make(chan struct{})
-	e := testEngine(t, 4, 16, func(e *Engine, tk *task) {
+	e := testEngine(t, 4, 16, func(e *Engine, tk *task) *task {
 		mu.Lock()
 		queries++
+		q := queries
 		mu.Unlock()
-		<-gate
-		tk.user = User{ID: tk.id, Name: "shared"}
-		e.land(tk)
-		finishAll(&tk.followers, &tk.user, nil)
-		tk.finish(nil)
+		if q == 1 {
+			<-gate
+		}
+		tk.user = User{ID: tk.id, Name: fmt.Sprint("query ", q)}
+		return fakeGet(e, tk)
 	})
 	id := newID()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
 	results := make([]User, 20)
-	for i := range results {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			u, err := e.GetUser(ctx, id, Options{})
-			assert.NoError(t, err)
-			results[i] = u
-		}(i)
+	read := func(i int) {
+		defer wg.Done()
+		u, err := e.GetUser(ctx, id, Options{})
+		assert.NoError(t, err, "reader %d", i)
+		results[i] = u
 	}
+	wg.Add(1)
+	go read(0)
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return queries == 1 }, 5*time.Second, time.Millisecond)
+	for i := 1; i < len(results); i++ {
+		wg.Add(1)
+		go read(i)
+	}
+	key := flightKey{id, e.consistency(Options{})}
 	require.Eventually(t, func() bool {
 		e.flights.mu.Lock()
 		defer e.flights.mu.Unlock()
-		l := e.flights.m[id]
-		return l != nil && len(l.followers) == len(results)-1
+		n := e.flights.m[key].next
+		return n != nil && len(n.followers) == len(results)-2
 	}, 5*time.Second, time.Millisecond)
 	close(gate)
 	wg.Wait()
-	assert.Equal(t, 1, queries, "twenty readers, one query")
-	for i, u := range results {
-		assert.Equal(t, "shared", u.Name, "reader %d", i)
+	assert.Equal(t, 2, queries, "twenty readers, the query in flight and one more")
+	assert.Equal(t, "query 1", results[0].Name, "the first reader's own query")
+	for i, u := range results[1:] {
+		assert.Equal(t, "query 2", u.Name, "reader %d arrived after query 1 was sent", i+1)
 	}
+	e.flights.mu.Lock()
+	assert.Empty(t, e.flights.m, "the flight ended")
+	e.flights.mu.Unlock()
 }
 
-func TestOutlives(t *testing.T) {
+func TestGroupContextTakesLatestDeadline(t *testing.T) {
 	bg := context.Background()
 	short, c1 := context.WithTimeout(bg, time.Second)
 	defer c1()
 	long, c2 := context.WithTimeout(bg, time.Hour)
 	defer c2()
-	done, c3 := context.WithCancel(bg)
+	gaveUp, c3 := context.WithTimeout(bg, time.Minute)
 	c3()
 	tests := []struct {
-		name           string
-		leader, reader context.Context
-		want           bool
+		name      string
+		leader    context.Context
+		followers []context.Context
+		want      context.Context // whose deadline the query gets; nil: none
 	}{
-		{"longer leader", long, short, true},
-		{"shorter leader", short, long, false},
-		{"leader without deadline", bg, short, true},
-		{"reader without deadline", short, bg, false},
-		{"leader gave up", done, short, false},
+		{"alone", short, nil, short},
+		{"follower waits longer", short, []context.Context{long}, long},
+		{"leader waits longer", long, []context.Context{short}, long},
+		{"leader gave up", gaveUp, []context.Context{short}, gaveUp},
+		{"follower without deadline", short, []context.Context{bg}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, outlives(tc.leader, tc.reader), tc.name)
+			tk := &task{ctx: tc.leader}
+			for _, f := range tc.followers {
+				tk.followers = append(tk.followers, &task{ctx: f})
+			}
+			ctx, cancel := groupContext(tk)
+			if cancel != nil {
+				defer cancel()
+			}
+			got, ok := ctx.Deadline()
+			if tc.want == nil {
+				assert.False(t, ok, "no deadline")
+				return
+			}
+			want, _ := tc.want.Deadline()
+			assert.Equal(t, want, got, "deadline")
+			if len(tc.followers) > 0 {
+				assert.NoError(t, ctx.Err(), "one caller giving up does not end a shared query")
+			}
 		})
 	}
 }
@@ -235,12 +278,13 @@ func TestOutlives(t *testing.T) {
 // TestPanicInBatchCompletesEntries: a batch whose execution panics still
 // completes every caller with an error instead of leaving them to time out.
 func TestPanicInBatchCompletesEntries(t *testing.T) {
-	e := testEngine(t, 2, 8, func(e *Engine, tk *task) {
+	e := testEngine(t, 2, 8, func(e *Engine, tk *task) *task {
 		if tk.kind == kindBatch {
 			dropExpired(&tk.batch, time.Now())
 			panic("boom")
 		}
 		tk.finish(nil)
+		return nil
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -259,7 +303,7 @@ func TestPanicInBatchCompletesEntries(t *testing.T) {
 
 func TestPoolReserveIsAllOrNothing(t *testing.T) {
 	block := make(chan struct{})
-	e := testEngine(t, 1, 10, func(_ *Engine, tk *task) { <-block; tk.finish(nil) })
+	e := testEngine(t, 1, 10, func(_ *Engine, tk *task) *task { <-block; tk.finish(nil); return nil })
 	require.True(t, e.pool.gate.reserve(8), "8 of 10 fit")
 	assert.False(t, e.pool.gate.reserve(3), "3 more do not fit: none admitted")
 	assert.True(t, e.pool.gate.reserve(2), "the refused reservation left no trace")
@@ -283,16 +327,14 @@ func TestLifecycleGivesEveryHoldBack(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	before := liveTasks.Load()
 	func() {
-		e := testEngine(t, 4, 8, func(e *Engine, tk *task) {
+		e := testEngine(t, 4, 8, func(e *Engine, tk *task) *task {
 			switch tk.id[0] % 4 {
 			case 0:
 				panic("boom")
 			case 1:
 				time.Sleep(time.Millisecond)
 			}
-			e.land(tk)
-			finishAll(&tk.followers, &tk.user, nil)
-			tk.finish(nil)
+			return fakeGet(e, tk)
 		})
 		var wg sync.WaitGroup
 		var mu sync.Mutex

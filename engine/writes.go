@@ -3,7 +3,7 @@ package engine
 import (
 	"context"
 	"crypto/rand"
-	"time"
+	"sync"
 )
 
 // Writes, the caller's side: creates and deletes go through the batcher
@@ -19,17 +19,66 @@ func newID() UUID {
 	return u
 }
 
-// nowMillis is the current time at Cassandra's timestamp precision.
-func nowMillis() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+// updateLines runs the updates of one id one after another in this
+// process, so that each reads the row the one before it wrote (stamp.go).
+// An update that reaches a worker while another of its id runs waits in
+// that id's line, off the worker; the worker that completes the update ahead
+// runs it next (Engine.run).
+type updateLines struct {
+	mu sync.Mutex
+	m  map[UUID]line
+}
+
+type line struct{ head, tail *task } // head runs; the rest hang off next
+
+// enter reports whether t may run now: it heads its id's line. Otherwise t
+// is queued at the tail.
+func (l *updateLines) enter(t *task) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ln, busy := l.m[t.id]
+	switch {
+	case !busy:
+		l.m[t.id] = line{head: t, tail: t}
+		return true
+	case ln.head == t:
+		return true
+	}
+	ln.tail.next = t
+	ln.tail = t
+	l.m[t.id] = ln
+	return false
+}
+
+// leave takes t, the head, off its line and returns the new head, or nil
+// when the line ends (or t never headed one).
+func (l *updateLines) leave(t *task) *task {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ln, ok := l.m[t.id]
+	if !ok || ln.head != t {
+		return nil
+	}
+	next := t.next
+	t.next = nil
+	if next == nil {
+		delete(l.m, t.id)
+		return nil
+	}
+	ln.head = next
+	l.m[t.id] = ln
+	return next
+}
 
 // CreateUser writes one user through the token-aware batcher and returns it
 // with its new id and timestamps once its batch has succeeded.
 func (e *Engine) CreateUser(ctx context.Context, in NewUser, opt Options) (User, error) {
-	now := nowMillis()
+	ts := e.stamps.next(0)
+	now := stampTime(ts)
 	u := User{ID: newID(), Name: in.Name, Email: in.Email, Age: in.Age, CreatedAt: now, UpdatedAt: now}
 	t := acquireTask(ctx, kindWrite, e.consistency(opt))
 	defer t.release()
-	t.op, t.id, t.user = opInsert, u.ID, u
+	t.op, t.id, t.user, t.stamp = opInsert, u.ID, u, ts
 	if err := e.do(t); err != nil {
 		return User{}, err
 	}
@@ -37,39 +86,42 @@ func (e *Engine) CreateUser(ctx context.Context, in NewUser, opt Options) (User,
 }
 
 // CreateUsers writes all users through the batcher; the result is in input
-// order. It is admitted whole or refused whole; on a later error some users
-// may have been written, and none is reported written.
+// order. It is admitted whole or refused whole: ErrOverloaded or ErrClosed
+// means nothing was written. On a later error (a timeout, Cassandra
+// failing) some users may have been written, and none is reported written.
 func (e *Engine) CreateUsers(ctx context.Context, in []NewUser, opt Options) ([]User, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
-	// All or nothing at admission: a batch refused for overload must not
-	// have written part of itself first.
 	if err := e.reserveWrites(ctx, len(in)); err != nil {
 		return nil, err
 	}
-	now := nowMillis()
 	out := make([]User, len(in))
-	tasks := make([]*task, 0, len(in))
+	tasks := make([]*task, len(in))
 	cl := e.consistency(opt)
 	for i, nu := range in {
+		ts := e.stamps.next(0)
+		now := stampTime(ts)
 		out[i] = User{ID: newID(), Name: nu.Name, Email: nu.Email, Age: nu.Age, CreatedAt: now, UpdatedAt: now}
 		t := acquireTask(ctx, kindWrite, cl)
-		t.op, t.id, t.user = opInsert, out[i].ID, out[i]
-		tasks = append(tasks, t)
-		if err := e.admitReserved(t); err != nil { // only when closing; t is failed
-			e.unreserveWrites(len(in) - i - 1)
-			break
-		}
+		t.op, t.id, t.user, t.stamp = opInsert, out[i].ID, out[i], ts
+		tasks[i] = t
 	}
-	// Every admitted write is awaited, even after a failure, so that no
-	// caller hold is given back while the batcher still has the task.
+	defer func() {
+		for _, t := range tasks {
+			t.release()
+		}
+	}()
+	if err := e.admitReserved(tasks); err != nil {
+		return nil, err
+	}
+	// Every write is awaited, even after a failure, so that no caller hold
+	// is given back while the batcher still has the task.
 	var firstErr error
 	for _, t := range tasks {
 		if err := t.wait(); err != nil && firstErr == nil {
 			firstErr = err
 		}
-		t.release()
 	}
 	if firstErr != nil {
 		return nil, firstErr

@@ -28,7 +28,8 @@ var metricHelp = map[string]string{
 
 	"userapi_engine_rejected_total":                 "Tasks refused at admission: the pool and queue were full (overloaded) or the engine was closing (closed).",
 	"userapi_engine_expired_in_queue_total":         "Tasks whose deadline passed while queued; dropped without running a query.",
-	"userapi_engine_coalesced_reads_total":          "Reads of a user answered by a query already in flight for the same id.",
+	"userapi_engine_reads_total":                    "Reads of one user (GET /users/{id}) the engine was asked for.",
+	"userapi_engine_coalesced_reads_total":          "Reads of a user answered by a query another reader of the same id sent after both arrived.",
 	"userapi_engine_batch_size":                     "Writes per UNLOGGED batch sent to Cassandra.",
 	"userapi_engine_batch_coordinator_total":        "Batches by whether the coordinator chosen was a replica of the batch's partitions.",
 	"userapi_engine_batch_coordinator_host_total":   "Batches sent, by the coordinator node they were sent to.",
