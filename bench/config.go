@@ -79,6 +79,13 @@ type Load struct {
 
 	Labels map[string]string // copied into the JSON summary
 	Seed   uint64            // body and id choice; 0 picks one
+
+	// Window, when positive with OnWindow set, cuts the measured phase
+	// into intervals of this length: a soak's per-window p50/p99 and
+	// errors. OnWindow runs on its own goroutine, once per interval and
+	// once for the last partial one, before the run returns.
+	Window   time.Duration
+	OnWindow func(Window)
 }
 
 // withDefaults checks and completes the fields every run shares; the
@@ -141,6 +148,8 @@ func (l Load) plan(ops []string) plan {
 		grace:       l.Timeout,
 		ops:         ops,
 		progress:    l.Progress,
+		window:      l.Window,
+		onWindow:    l.OnWindow,
 	}
 }
 
@@ -169,6 +178,15 @@ type Config struct {
 	KeepAlive bool // reuse connections; off, every request opens one (ab without -k)
 	BatchSize int  // users per POST /users/batch; default 10
 	ListLimit int  // rows per page for list; default 20
+
+	// ReadIDs, when set, are the ids get and update read instead of
+	// users created in a warm-up: a preloaded table's, spread over all of
+	// it rather than a few recent rows still in the memtable.
+	ReadIDs []string
+	// Created, when set, receives the body of every 201 answer to a
+	// create or batch create, on the worker's goroutine; it must copy
+	// what it keeps. A soak checks those users are readable at the end.
+	Created func(body []byte)
 
 	Load
 }

@@ -35,6 +35,8 @@ type plan struct {
 	grace    time.Duration
 	ops      []string
 	progress io.Writer
+	window   time.Duration
+	onWindow func(Window)
 }
 
 // Histograms hold microseconds from 1 µs to an hour at 3 significant
@@ -63,6 +65,11 @@ type shard struct {
 	other  map[int]int64 // statuses outside 0-599
 	errs   map[string]int64
 	body   int64
+
+	// The current window's counts, when the plan has windows.
+	win       *hdrhistogram.Histogram
+	winStatus map[int]int64
+	winErrs   map[string]int64
 
 	// done and failed feed the progress line without taking mu.
 	done   atomic.Int64
@@ -101,6 +108,9 @@ func (p plan) run(ctx context.Context, newWorker func(i int) (worker, error)) (*
 		if p.rate > 0 {
 			sh.svc = newHist()
 		}
+		if p.windowed() {
+			sh.win, sh.winStatus, sh.winErrs = newHist(), map[int]int64{}, map[string]int64{}
+		}
 		if len(p.ops) > 1 {
 			sh.ops = make([]*hdrhistogram.Histogram, len(p.ops))
 			for j := range sh.ops {
@@ -134,6 +144,11 @@ func (p plan) run(ctx context.Context, newWorker func(i int) (worker, error)) (*
 		progressDone = make(chan struct{})
 		go d.showProgress(finished, progressDone)
 	}
+	var windowsDone chan struct{}
+	if p.windowed() {
+		windowsDone = make(chan struct{})
+		go d.cutWindows(finished, windowsDone)
+	}
 	var wg sync.WaitGroup
 	for i, w := range workers {
 		wg.Add(1)
@@ -147,6 +162,9 @@ func (p plan) run(ctx context.Context, newWorker func(i int) (worker, error)) (*
 	close(finished)
 	if progressDone != nil {
 		<-progressDone
+	}
+	if windowsDone != nil {
+		<-windowsDone
 	}
 	return d.result(elapsed), nil
 }
@@ -242,9 +260,17 @@ func micros(d time.Duration) int64 {
 func (d *driver) record(sh *shard, op, status, body int, lat, svc time.Duration, err error) {
 	sh.mu.Lock()
 	if err != nil {
-		sh.errs[errorKind(err)]++
+		kind := errorKind(err)
+		sh.errs[kind]++
 		sh.opErrs[op]++
+		if sh.winErrs != nil {
+			sh.winErrs[kind]++
+		}
 	} else {
+		if sh.win != nil {
+			_ = sh.win.RecordValue(micros(lat))
+			sh.winStatus[status]++
+		}
 		us := micros(lat)
 		_ = sh.lat.RecordValue(us) // cannot fail: micros clamps to the range
 		if sh.svc != nil {

@@ -55,8 +55,13 @@ func (s *Suite) writePlots() ([]string, error) {
 }
 
 func (s *Suite) save(p *plot.Plot, base string, w, h vg.Length) (string, error) {
+	return savePlot(p, s.Dir, base, w, h)
+}
+
+// savePlot writes p as DIR/BASE.svg and .png and returns the SVG's name.
+func savePlot(p *plot.Plot, dir, base string, w, h vg.Length) (string, error) {
 	for _, ext := range []string{".svg", ".png"} {
-		if err := p.Save(w, h, filepath.Join(s.Dir, base+ext)); err != nil {
+		if err := p.Save(w, h, filepath.Join(dir, base+ext)); err != nil {
 			return "", err
 		}
 	}

@@ -58,7 +58,10 @@ func newAPIScenario(ctx context.Context, cfg Config, c *client, u *url.URL) (*ap
 	s.ops = newPicker(cfg.Scenario, cfg.Mix)
 	has := s.ops.has
 	var err error
-	if has(Get, Update, List) {
+	switch {
+	case len(cfg.ReadIDs) > 0:
+		s.readIDs = cfg.ReadIDs
+	case has(Get, Update, List):
 		// List needs rows to page through, not their ids; get and update
 		// need ids that exist.
 		if s.readIDs, err = s.createUsers(ctx, cfg.Warmup); err != nil {
@@ -283,6 +286,9 @@ func (w *apiWorker) do() (int, int, error) {
 	case Create, Batch:
 		if w.s.keepOwn && status == fasthttp.StatusCreated && len(w.own) < ownCap {
 			w.own = scanIDs(body, w.own)
+		}
+		if w.s.cfg.Created != nil && status == fasthttp.StatusCreated {
+			w.s.cfg.Created(body)
 		}
 	case List:
 		w.page = w.page[:0]

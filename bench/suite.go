@@ -475,18 +475,7 @@ func (s *Suite) WriteMarkdown(w io.Writer, plots []string) error {
 	fmt.Fprintf(b, "# Benchmark report\n\n")
 	fmt.Fprintf(b, "Generated %s from `%s`. Figures are medians of alternating runs; ", s.Generated.Format(time.RFC3339), s.Dir)
 	fmt.Fprintf(b, "the spread (min-max) is in `results.json`.\n\n")
-	if len(s.Meta) > 0 {
-		keys := make([]string, 0, len(s.Meta))
-		for k := range s.Meta {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		fmt.Fprintf(b, "| setting | value |\n| --- | --- |\n")
-		for _, k := range keys {
-			fmt.Fprintf(b, "| %s | %s |\n", k, mdEscape(s.Meta[k]))
-		}
-		b.WriteString("\n")
-	}
+	writeMeta(b, s.Meta)
 
 	fmt.Fprintf(b, "## Targets\n\n| target | want | measured | verdict | from |\n| --- | --- | --- | --- | --- |\n")
 	for _, t := range s.Targets {

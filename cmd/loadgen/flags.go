@@ -32,6 +32,7 @@ var fieldFlags = map[string]string{
 	"Mix": "mix", "BatchSize": "batch-size", "ListLimit": "list-limit", "Format": "format",
 	"Keyspace": "keyspace", "Consistency": "consistency", "NumConns": "conns",
 	"Modes": "modes", "Scenarios": "scenarios", "Conns": "c", "Repeats": "repeats",
+	"Step": "d", "Rates": "rates", "RateConns": "rate-c", "P99Bound": "p99-bound",
 }
 
 // asUsage turns a bench.ConfigError into a usageError naming the flag.

@@ -2,8 +2,9 @@
 // scenarios against an HTTP server, the same reads and writes straight
 // against Cassandra (loadgen raw), serves the no-op and naive baselines
 // (loadgen noop, loadgen naive), runs the whole make bench suite (loadgen
-// suite) and turns a directory of runs into a report (loadgen report). The
-// work is in package bench.
+// suite), the capacity sweep (loadgen sweep), the soak (loadgen soak) and
+// the large-table run (loadgen large), and turns a directory of runs into a
+// report (loadgen report). The work is in package bench.
 package main
 
 import (
@@ -42,6 +43,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			err = runNaive(ctx, args[1:], stdout, stderr)
 		case "suite":
 			err = runSuite(ctx, args[1:], stdout, stderr)
+		case "sweep":
+			err = runSweep(ctx, args[1:], stdout, stderr)
+		case "soak":
+			err = runSoak(ctx, args[1:], stdout, stderr)
+		case "large":
+			err = runLarge(ctx, args[1:], stdout, stderr)
 		default:
 			err = runHTTP(ctx, args, stdout, stderr)
 		}
@@ -85,6 +92,9 @@ const httpUsage = `Usage: loadgen [flags] [URL]
        loadgen noop [flags]        a no-op HTTP server to calibrate against (loadgen noop -help)
        loadgen naive [flags]       the naive baseline server: gocql per request (loadgen naive -help)
        loadgen suite [flags]       the make bench suite: every mode, alternating (loadgen suite -help)
+       loadgen sweep [flags]       capacity sweep, API and raw: concurrency, rates, the knee (loadgen sweep -help)
+       loadgen soak [flags]        a long constant-rate mixed load with verdicts (loadgen soak -help)
+       loadgen large [flags]       preload N users, then get and list on that table and a small one (loadgen large -help)
 
 HTTP load against URL, in one of three shapes:
   ab-style   loadgen -n 10000 -c 64 -k http://127.0.0.1:8000/users/ID
@@ -124,6 +134,7 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		seed       uint64
 		threadsArg int
 		cpuProfile string
+		idsFile    string
 	)
 	fs.StringVar(&cfg.URL, "url", "", "target `URL`; or give it as the argument. For -scenario, the API's base URL (http://127.0.0.1:8000)")
 	fs.Int64Var(&cfg.Requests, "n", 0, "number of `requests` to send (ab's -n); with -d, whichever ends first. Default: 1 when neither -n, -d nor -t is given, as ab")
@@ -144,6 +155,7 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&mix, "mix", "read=80,write=20", "`weights` for -scenario mix: op=weight,... with ops read (=get), write (=create), get, create, batch, update, list, delete")
 	fs.IntVar(&cfg.BatchSize, "batch-size", 10, "`users` per POST /users/batch in the batch scenario (1-1000)")
 	fs.IntVar(&cfg.ListLimit, "list-limit", 20, "`rows` per page in the list scenario (limit=, 1-1000)")
+	fs.StringVar(&idsFile, "ids", "", "`file` of user ids, one a line (loadgen large writes them): get and update read these instead of users created in a warm-up")
 	fs.IntVar(&cfg.Warmup, "warmup", 0, "`count`: with -scenario, users created before measuring (default 1000); otherwise unmeasured requests sent first (default 0)")
 	fs.StringVar(&format, "format", "", "report `format`: ab, wrk or json; default ab, or wrk for a wrk-style run (-d)")
 	fs.StringVar(&out, "out", "", "also write the run's JSON summary to this `file`")
@@ -229,6 +241,11 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		cfg.Labels = labels
 	}
 	cfg.Seed = seed
+	if idsFile != "" {
+		if cfg.ReadIDs, err = bench.ReadIDs(idsFile); err != nil {
+			return badFlag("ids", "%v", err)
+		}
+	}
 	if !quiet && isTerminal(os.Stderr) {
 		cfg.Progress = stderr
 	}
