@@ -9,7 +9,7 @@ PKGS      := ./...
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 export CASSANDRA_HOSTS ?= 127.0.0.1
 
-.PHONY: all build run test test-faults test-cluster cluster-up cluster-down bench-cluster fuzz unit lint fmt-check vet cassandra-up cassandra-down cassandra-status bench clean help
+.PHONY: all build run test test-faults test-cluster cluster-up cluster-down bench-cluster fuzz unit lint fmt-check vet cassandra-up cassandra-down cassandra-status bench sweep soak bench-large clean help
 
 all: build
 
@@ -93,6 +93,17 @@ bench-cluster: cluster-up ## creates/s on the ring: token-aware batching vs Batc
 
 bench: cassandra-up build ## the load-test suite in bench/results/<timestamp> (BENCH_* knobs: bin/loadgen suite -help)
 	./bin/loadgen suite
+
+sweep: cassandra-up build ## capacity sweep, API and raw: concurrency and rate steps, the knee (SWEEP_* knobs: bin/loadgen sweep -help)
+	./bin/loadgen sweep
+
+# SOAK_RATE, or SOAK_SWEEP=bench/results/sweep-.../results.json for 70% of its knee.
+SOAK_DURATION ?= 30m
+soak: cassandra-up build ## long mixed load at a constant rate with verdicts (SOAK_DURATION, SOAK_RATE or SOAK_SWEEP; bin/loadgen soak -help)
+	SOAK_DURATION=$(SOAK_DURATION) ./bin/loadgen soak
+
+bench-large: cassandra-up build ## GET-by-id and list on a preloaded 1M-user table next to a small one (LARGE_* knobs: bin/loadgen large -help)
+	./bin/loadgen large
 
 clean: ## remove build output
 	rm -rf bin
