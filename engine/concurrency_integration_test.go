@@ -5,6 +5,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,8 @@ import (
 	"github.com/gocql/gocql"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/userapi/userapi/internal/cassandratest"
 )
 
 // TestRacingUpdatesNeverMix races complementary updates of the same users,
@@ -243,4 +246,38 @@ func readAlong(e *Engine, n int, timeout time.Duration, id func() UUID) (stop fu
 		}()
 	}
 	return func() { close(done); wg.Wait() }
+}
+
+// TestCloseDuringBatchCreate closes the engine while a batch create is
+// being handed to the batcher: the batch ends fully written (Close flushes
+// what it accepted) or refused with nothing written, checked in CQL.
+func TestCloseDuringBatchCreate(t *testing.T) {
+	for try := 0; try < 4; try++ {
+		e := newTestEngine(t, func(c *Config) { c.BatchLinger = time.Second; c.BatchMax = 50 })
+		in := make([]NewUser, 1000)
+		for i := range in {
+			in[i] = NewUser{Name: "c", Email: "c@x.io", Age: i}
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.CreateUsers(reqCtx(t), in, Options{})
+			done <- err
+		}()
+		for e.batch.gate.held.Load() == 0 && len(done) == 0 { // reserved: the hand-over starts
+			runtime.Gosched()
+		}
+		cctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		require.NoError(t, e.Close(cctx))
+		cancel()
+		err := <-done
+		var n int
+		require.NoError(t, cassandratest.Session(t).Query("SELECT count(*) FROM "+e.cfg.Keyspace+".users").Scan(&n))
+		if err != nil {
+			assert.ErrorIs(t, err, ErrClosed, "try %d", try)
+			assert.Zero(t, n, "try %d: refused (%v) yet %d of %d rows written", try, err, n, len(in))
+		} else {
+			assert.Equal(t, len(in), n, "try %d: acknowledged, so every row is stored", try)
+		}
+		t.Logf("try %d: err=%v rows=%d", try, err, n)
+	}
 }
