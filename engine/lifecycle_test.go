@@ -266,3 +266,23 @@ func TestStamperOrdersAfterTheRow(t *testing.T) {
 		}
 	}
 }
+
+// TestClosingRefusesReadersOfAFlight: once Close began, a reader of an id
+// whose query is in flight is refused too, so a hot id cannot keep a worker
+// (and Close) busy with readers that were never admitted.
+func TestClosingRefusesReadersOfAFlight(t *testing.T) {
+	gate := make(chan struct{})
+	e := testEngine(t, 2, 4, func(e *Engine, tk *task) *task { <-gate; return fakeGet(e, tk) })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	id := newID()
+	first := make(chan error, 1)
+	go func() { _, err := e.GetUser(ctx, id, Options{}); first <- err }()
+	require.Eventually(t, func() bool { e.flights.mu.Lock(); defer e.flights.mu.Unlock(); return len(e.flights.m) == 1 },
+		5*time.Second, time.Millisecond)
+	e.closing.Store(true)
+	_, err := e.GetUser(ctx, id, Options{})
+	assert.ErrorIs(t, err, ErrClosed, "a reader arriving during Close")
+	close(gate)
+	assert.NoError(t, <-first, "the read admitted before Close is served")
+}

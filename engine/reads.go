@@ -46,6 +46,11 @@ func (e *Engine) GetUser(ctx context.Context, id UUID, opt Options) (User, error
 	defer t.release()
 	t.id = id
 	e.metrics.reads.Inc()
+	if e.closing.Load() { // a reader joining a flight is never admitted: refuse it here
+		err := &Error{Kind: ErrClosed, Op: "submit"}
+		e.metrics.rejected(err)
+		return User{}, err
+	}
 	key := flightKey{id, t.cl}
 	e.flights.mu.Lock()
 	f, busy := e.flights.m[key]
