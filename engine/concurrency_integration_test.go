@@ -129,8 +129,17 @@ func TestCreateHeldInQueueThenUpdate(t *testing.T) {
 // reads keep the pool's queue full: each batch ends fully written or not
 // at all, checked in CQL.
 func TestBatchCreateAllOrNothingUnderReadOverload(t *testing.T) {
+	// 12 readers leave the queue room now and then; 64 keep it full.
+	for _, readers := range []int{12, 64} {
+		t.Run(fmt.Sprint(readers, " readers"), func(t *testing.T) {
+			batchCreatesUnderReads(t, readers)
+		})
+	}
+}
+
+func batchCreatesUnderReads(t *testing.T, readers int) {
 	e := newTestEngine(t, func(c *Config) { c.PoolSize = 2; c.QueueDepth = 32; c.BatchMax = 4 })
-	stopReaders := readAlong(e, 64, 5*time.Second, func() UUID { return newID() })
+	stopReaders := readAlong(e, readers, 5*time.Second, func() UUID { return newID() })
 	outcomes := map[string]int{}
 	for i := 0; i < 40; i++ {
 		in := make([]NewUser, 24)
