@@ -120,11 +120,11 @@ func (e *Engine) admit(t *task) error {
 		err = ErrClosed
 	case t.ctx.Err() != nil: // no queue slot for work nobody waits for
 		err = t.ctx.Err()
-	case t.kind == kindWrite:
+	case t.kind == kindWrite && e.batch != nil:
 		t.token = Token(t.id)
-		err = e.writeGate().send(t)
+		err = e.batch.gate.send(t)
 	default:
-		err = e.pool.gate.send(t)
+		err = e.pool.submit(t)
 	}
 	return e.refuse(t, err)
 }
