@@ -30,12 +30,16 @@ type Config struct {
 	QueryTimeout   time.Duration // per-attempt driver timeout; default 2s
 	NumConns       int           // connections per host; default 2
 	// WriteCoalesceWait is how long gocql holds a frame to write it together
-	// with others (one writev); 0, the default here, writes each frame at
-	// once. gocql's own default, 200us, costs an idle request about 1 ms
-	// (Go rounds short timers up when the runtime is idle) and measured no
-	// cheaper per request on this engine; see the README's benchmarks.
+	// with others (one writev); default 200us, gocql's own. Under load that
+	// saves a syscall per query; on an idle connection it costs about 1.2 ms
+	// (Go rounds short timers up when the runtime is idle), which DirectBelow
+	// avoids. Negative: every frame is written at once.
 	WriteCoalesceWait time.Duration
-	Retries           int // retries of idempotent statements; default 2
+	// DirectBelow: while at most this many queries execute, a query goes
+	// through a second set of connections that writes each frame at once.
+	// Default 4; negative keeps one set (and the wait for every query).
+	DirectBelow int
+	Retries     int // retries of idempotent statements; default 2
 	// ReconnectInterval is how often a down host is retried; default 1s.
 	ReconnectInterval time.Duration
 
@@ -102,6 +106,12 @@ func (c Config) Defaults() Config {
 	if c.NumConns == 0 {
 		c.NumConns = 2
 	}
+	if c.WriteCoalesceWait == 0 {
+		c.WriteCoalesceWait = 200 * time.Microsecond
+	}
+	if c.DirectBelow == 0 {
+		c.DirectBelow = 4
+	}
 	if c.Retries == 0 {
 		c.Retries = 2
 	}
@@ -146,7 +156,7 @@ func (c Config) Validate() error {
 	check(c.BatchInflight >= 1, "BatchInflight must be at least 1")
 	check(c.BatchLinger >= 0, "BatchLinger must not be negative")
 	check(c.NumConns >= 1, "NumConns must be at least 1")
-	check(c.WriteCoalesceWait >= 0 && c.WriteCoalesceWait <= 10*time.Millisecond, "WriteCoalesceWait must be between 0 and 10ms")
+	check(c.WriteCoalesceWait <= 10*time.Millisecond, "WriteCoalesceWait must be at most 10ms")
 	check(c.Retries >= 0, "Retries must not be negative")
 	check((c.TLS.CertFile == "") == (c.TLS.KeyFile == ""), "TLS CertFile and KeyFile go together")
 	if _, ok := consistencyToGocql(c.Consistency); !ok {

@@ -23,7 +23,7 @@ func (e *Engine) clusterConfig() (*gocql.ClusterConfig, error) {
 	cluster.WriteTimeout = c.QueryTimeout
 	cluster.ConnectTimeout = c.ConnectTimeout
 	cluster.NumConns = c.NumConns
-	cluster.WriteCoalesceWaitTime = c.WriteCoalesceWait
+	cluster.WriteCoalesceWaitTime = max(c.WriteCoalesceWait, 0)
 	cluster.ReconnectInterval = c.ReconnectInterval
 	cluster.ReconnectionPolicy = &gocql.ConstantReconnectionPolicy{MaxRetries: 1 << 30, Interval: c.ReconnectInterval}
 	// gocql retries only statements marked idempotent; we mark exactly those
@@ -49,6 +49,37 @@ func (e *Engine) clusterConfig() (*gocql.ClusterConfig, error) {
 		cluster.SslOpts = &gocql.SslOptions{Config: tc, EnableHostVerification: c.TLS.VerifyHost}
 	}
 	return cluster, nil
+}
+
+// connectDirect opens the second set of connections, the same as the first
+// but writing each frame at once (see sessionFor).
+func (e *Engine) connectDirect() error {
+	cluster, err := e.clusterConfig() // a host policy of its own: policies hold per-session state
+	if err != nil {
+		return err
+	}
+	cluster.WriteCoalesceWaitTime = 0
+	e.direct, err = cluster.CreateSession()
+	return err
+}
+
+// sessionFor picks the connections of the next query: while at most
+// DirectBelow tasks execute, the direct ones, whose frames go out at once
+// (an idle connection would hold a frame for a timer Go rounds up to about
+// a millisecond); under load, the coalescing ones, whose frames share
+// writes and so cost fewer syscalls per query.
+func (e *Engine) sessionFor() *gocql.Session {
+	if e.direct != nil && e.inflight.Load() <= int64(e.cfg.DirectBelow) {
+		return e.direct
+	}
+	return e.session
+}
+
+func (e *Engine) closeSessions() {
+	if e.direct != nil {
+		e.direct.Close()
+	}
+	e.session.Close()
 }
 
 func tlsConfig(t TLSConfig) (*tls.Config, error) {

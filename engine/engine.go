@@ -19,16 +19,21 @@ type Engine struct {
 	cfg     Config
 	log     *slog.Logger
 	session *gocql.Session
-	stmts   statements
-	pool    *pool
-	batch   *batcher // nil when BatchMax == 1
-	flights flights
-	updates updateLines
-	stamps  *stamper
-	walks   chan struct{} // a slot per table walk allowed at once (pages.go)
-	ring    atomic.Pointer[ring]
-	metrics *engineMetrics
-	exec    func(*task) *task // what a worker does with a task: execute, or a unit test's stand-in
+	// direct, when on, is a second set of connections that writes each frame
+	// at once; queries use it while few run (sessionFor), so an idle
+	// service answers without the coalescing wait of session's.
+	direct   *gocql.Session
+	inflight atomic.Int64 // tasks executing on workers
+	stmts    statements
+	pool     *pool
+	batch    *batcher // nil when BatchMax == 1
+	flights  flights
+	updates  updateLines
+	stamps   *stamper
+	walks    chan struct{} // a slot per table walk allowed at once (pages.go)
+	ring     atomic.Pointer[ring]
+	metrics  *engineMetrics
+	exec     func(*task) *task // what a worker does with a task: execute, or a unit test's stand-in
 
 	connected atomic.Bool
 	closing   atomic.Bool
@@ -65,21 +70,27 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, &Error{Kind: ErrUnavailable, Op: "connect to " + strings.Join(c.Hosts, ","), Cause: err}
 	}
 	e.log.Info("connected to cassandra", "hosts", cfg.Hosts, "took", time.Since(start).Round(time.Millisecond))
+	if cfg.DirectBelow > 0 && cfg.WriteCoalesceWait > 0 {
+		if err := e.connectDirect(); err != nil {
+			e.closeSessions()
+			return nil, &Error{Kind: ErrUnavailable, Op: "connect to " + strings.Join(c.Hosts, ","), Cause: err}
+		}
+	}
 	if !cfg.SkipSchema {
 		if err := e.ensureSchema(ctx); err != nil {
-			e.session.Close()
+			e.closeSessions()
 			return nil, err
 		}
 	}
 	if err := e.refreshRing(); err != nil {
-		e.session.Close()
+		e.closeSessions()
 		return nil, fmt.Errorf("engine: token ring: %w", err)
 	}
 	e.exec = e.execute
 	e.metrics = newEngineMetrics(e)
 	e.pool, err = newPool(cfg.PoolSize, cfg.QueueDepth, e.run, e.fail)
 	if err != nil {
-		e.session.Close()
+		e.closeSessions()
 		return nil, err
 	}
 	if cfg.BatchMax > 1 {
@@ -167,7 +178,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("engine: background loops still running: %w", ctx.Err()))
 		}
-		e.session.Close()
+		e.closeSessions()
 		e.connected.Store(false)
 		e.closeErr = errors.Join(errs...)
 	})

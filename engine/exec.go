@@ -19,6 +19,8 @@ import (
 // next query of a hot id, the next update of an id): the worker that
 // completes a task runs its successor, so a waiting task never holds a worker.
 func (e *Engine) run(t *task) {
+	e.inflight.Add(1)
+	defer e.inflight.Add(-1)
 	for t != nil {
 		t = e.runOne(t)
 	}
@@ -80,7 +82,7 @@ func (e *Engine) readRow(ctx context.Context, t *task) error {
 	start := time.Now()
 	var id gocql.UUID
 	u := &t.user
-	err := e.session.Query(e.stmts.get, gocql.UUID(t.id)).WithContext(ctx).Consistency(t.cl).Idempotent(true).
+	err := e.sessionFor().Query(e.stmts.get, gocql.UUID(t.id)).WithContext(ctx).Consistency(t.cl).Idempotent(true).
 		Scan(&id, &u.Name, &u.Email, &u.Age, &u.CreatedAt, &u.UpdatedAt)
 	e.metrics.observe("get", start, err)
 	u.ID = UUID(id)
@@ -152,7 +154,7 @@ func (e *Engine) runWrite(t *task) error {
 	start := time.Now()
 	// Inserts carry their id, values and timestamp from the first attempt,
 	// and deletes a fixed timestamp: repeating either cannot change the outcome.
-	err := e.session.Query(stmt, args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Exec()
+	err := e.sessionFor().Query(stmt, args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Exec()
 	e.metrics.observe(statementName(t.op), start, err)
 	return classify("write", err)
 }
@@ -180,7 +182,7 @@ func (e *Engine) runBatch(t *task) {
 	if len(live) == 1 {
 		err = e.runWrite(live[0])
 	} else {
-		b := e.session.NewBatch(gocql.UnloggedBatch).WithContext(t.ctx)
+		b := e.sessionFor().NewBatch(gocql.UnloggedBatch).WithContext(t.ctx)
 		b.SetConsistency(t.cl)
 		if r := e.ring.Load(); r != nil {
 			b.Observer(e.routing(r, live))
@@ -191,7 +193,7 @@ func (e *Engine) runBatch(t *task) {
 			// Idempotent entries make the batch retryable (see runWrite).
 			b.Entries = append(b.Entries, gocql.BatchEntry{Stmt: stmt, Args: args, Idempotent: true})
 		}
-		err = classify("batch", e.session.ExecuteBatch(b))
+		err = classify("batch", e.sessionFor().ExecuteBatch(b))
 		e.metrics.observe("batch", start, err)
 	}
 	e.metrics.batchSize.Update(float64(len(live)))
@@ -308,14 +310,14 @@ func (e *Engine) runUpdate(t *task) error {
 	// A retried attempt writes exactly what the first did, timestamp included.
 	args = append(args, u.UpdatedAt, id)
 	start := time.Now()
-	err := e.session.Query(e.stmts.update[mask], args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Exec()
+	err := e.sessionFor().Query(e.stmts.update[mask], args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Exec()
 	e.metrics.observe("update", start, err)
 	return classify("update write", err)
 }
 
 func (e *Engine) runProbe(t *task) error {
 	start := time.Now()
-	iter := e.session.Query(e.stmts.probe).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Iter()
+	iter := e.sessionFor().Query(e.stmts.probe).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Iter()
 	var id gocql.UUID
 	iter.Scan(&id)
 	err := iter.Close()
@@ -336,9 +338,9 @@ func (e *Engine) runPage(t *task) error {
 	var q *gocql.Query
 	if len(t.state) == 8 {
 		after := int64(binary.BigEndian.Uint64(t.state))
-		q = e.session.Query(e.stmts.listFrom, after, t.limit+1)
+		q = e.sessionFor().Query(e.stmts.listFrom, after, t.limit+1)
 	} else {
-		q = e.session.Query(e.stmts.list, t.limit+1)
+		q = e.sessionFor().Query(e.stmts.list, t.limit+1)
 	}
 	iter := q.WithContext(t.ctx).Consistency(t.cl).Idempotent(true).PageSize(t.limit + 1).Iter()
 	t.users = t.users[:0]

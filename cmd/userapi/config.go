@@ -64,7 +64,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		connTimeout  = fs.Duration("cassandra-connect-timeout", d.ConnectTimeout, "timeout of connecting to a node"+env("cassandra-connect-timeout", "CASSANDRA_CONNECT_TIMEOUT"))
 		queryTimeout = fs.Duration("cassandra-query-timeout", d.QueryTimeout, "driver timeout of one query attempt"+env("cassandra-query-timeout", "CASSANDRA_QUERY_TIMEOUT"))
 		conns        = fs.Int("cassandra-conns", d.NumConns, "connections per Cassandra host"+env("cassandra-conns", "CASSANDRA_CONNS"))
-		coalesce     = fs.Duration("cassandra-write-coalesce", d.WriteCoalesceWait, "how long the driver holds a query frame to send it with others in one write (0-10ms); 0 sends each at once, lowest latency"+env("cassandra-write-coalesce", "CASSANDRA_WRITE_COALESCE"))
+		coalesce     = fs.Duration("cassandra-write-coalesce", d.WriteCoalesceWait, "under load, how long the driver holds a query frame to send it with others in one write (0-10ms); 0 sends each at once"+env("cassandra-write-coalesce", "CASSANDRA_WRITE_COALESCE"))
+		directBelow  = fs.Int("cassandra-direct-below", d.DirectBelow, "while at most this many queries run, send them on a second set of connections that writes each frame at once (no coalescing wait: lowest latency when lightly loaded); 0 keeps one set"+env("cassandra-direct-below", "CASSANDRA_DIRECT_BELOW"))
 		listen       = fs.String("listen", ":8000", "HTTP listen address, host:port"+env("listen", "LISTEN_ADDR"))
 		logLevel     = fs.String("log-level", "info", "log level: debug, info, warn or error"+env("log-level", "LOG_LEVEL"))
 		logFormat    = fs.String("log-format", "json", "log format: json or text"+env("log-format", "LOG_FORMAT"))
@@ -159,6 +160,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	if *coalesce < 0 || *coalesce > 10*time.Millisecond {
 		bad("cassandra-write-coalesce", "must be 0-10ms, got %s", *coalesce)
 	}
+	atLeast("cassandra-direct-below", *directBelow, 0)
 	atLeast("pool-size", *poolSize, 1)
 	atLeast("queue-depth", *queueDepth, 1)
 	atLeast("batch-inflight", *batchFlight, 1)
@@ -204,7 +206,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 			ConnectTimeout:    *connTimeout,
 			QueryTimeout:      *queryTimeout,
 			NumConns:          *conns,
-			WriteCoalesceWait: *coalesce,
+			WriteCoalesceWait: offIfZero(*coalesce),
+			DirectBelow:       offIfZero(*directBelow),
 			PoolSize:          *poolSize,
 			QueueDepth:        *queueDepth,
 			BatchMax:          *batchMax,
@@ -258,4 +261,13 @@ func (c config) logAttrs() []any {
 		"docs_auth", c.http.DocsAuth,
 		"log_level", c.logLevel.String(), "log_format", c.logFormat,
 	}
+}
+
+// offIfZero maps a flag's 0 ("off") to the engine's negative "off"; the
+// engine reads a zero field as "use the default".
+func offIfZero[T int | time.Duration](v T) T {
+	if v == 0 {
+		return -1
+	}
+	return v
 }
