@@ -155,7 +155,7 @@ func TestPagingVisitsEveryRowOnce(t *testing.T) {
 	assert.Equal(t, 3, pagesSeen)
 
 	_, err = e.ListUsers(ctx, 10, state+"x", Options{})
-	assert.ErrorIs(t, err, ErrInvalid, "tampered page state")
+	assert.ErrorIs(t, err, ErrInvalid, "malformed page state")
 }
 
 func TestConcurrentCreatesThroughBatcher(t *testing.T) {

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	json "github.com/goccy/go-json"
+
+	"github.com/userapi/userapi/engine"
 )
 
 // The OpenAPI 3.1 description of every route, built once at start-up. A
@@ -9,11 +11,6 @@ import (
 // else is, so the two cannot drift apart.
 
 type obj = map[string]any
-
-// pageStatePattern is the shape of the engine's page tokens: base64url
-// without padding of 13 bytes (version 2, a CRC-32C, an 8-byte partition
-// token), or empty. An integration test holds real tokens to it.
-const pageStatePattern = `^(A[g-v][A-Za-z0-9_-]{15}[AQgw])?$`
 
 func ref(name string) obj { return obj{"$ref": "#/components/schemas/" + name} }
 
@@ -249,10 +246,10 @@ func openAPISpec(docsPublic bool, assets []string) obj {
 				[]obj{
 					intQuery("limit", "Page size", defaultListLimit, 1, maxListLimit),
 					{"name": "page_state", "in": "query", "required": false,
-						"schema": obj{"type": "string", "pattern": pageStatePattern, "maxLength": 18},
+						"schema": obj{"type": "string", "pattern": engine.PageStatePattern, "maxLength": 12},
 						"description": "Token from X-Next-Page-State, passed back as it is; empty or absent: the first page. " +
-							"Only tokens this API issued are accepted: a checksum inside the token (which the pattern " +
-							"cannot express) makes a damaged or hand-made token a 422."},
+							"Any token of this pattern is accepted: it names the position a walk resumes from; " +
+							"a token of another shape is a 422."},
 					consistencyParam, timeoutParam,
 				}, nil,
 				withErrors(obj{"200": obj{

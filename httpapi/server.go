@@ -115,7 +115,7 @@ type Server struct {
 	http     *fasthttp.Server
 	draining atomic.Bool
 
-	// validPageState rejects a malformed or tampered page_state with a 422
+	// validPageState rejects a malformed page_state with a 422
 	// before any work is queued; tests of the fake store replace it.
 	validPageState func(string) bool
 

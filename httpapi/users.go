@@ -117,7 +117,7 @@ func (s *Server) listUsers(ctx *fasthttp.RequestCtx, route string) {
 	limit := queryInt(args, "limit", defaultListLimit, 1, maxListLimit, &errs)
 	state := string(args.Peek("page_state"))
 	if !s.validPageState(state) {
-		errs.add("value_error", "Value error, invalid or tampered page_state token", "query", "page_state")
+		errs.add("value_error", "Value error, malformed page_state token", "query", "page_state")
 	}
 	if len(errs) > 0 {
 		errs.write(ctx)

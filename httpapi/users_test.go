@@ -231,7 +231,7 @@ func TestListUsers(t *testing.T) {
 		assert.Equal(t, []string{want}, decode[validationJSON](t, body).locs(), q)
 	}
 
-	// The real token check: a tampered token never reaches the engine.
+	// The real token check: a malformed token never reaches the engine.
 	ts.srv.validPageState = engine.ValidPageState
 	store.resetCalls()
 	resp, body = ts.do(t, "GET", "/users?page_state=AAAAAAAAAAAAAAAA", "")
