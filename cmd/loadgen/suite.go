@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -45,46 +43,29 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		warm                           time.Duration
 		profile                        bool
 	)
-	env := func(name, def string) string {
-		if v, ok := os.LookupEnv(name); ok {
-			return v
-		}
-		return def
-	}
-	envInt := func(name string, def int) int {
-		if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
-			return n
-		}
-		return def
-	}
-	envDur := func(name string, def time.Duration) time.Duration {
-		if d, err := parseSeconds(os.Getenv(name)); err == nil {
-			return d
-		}
-		return def
-	}
-	fs.StringVar(&cfg.Out, "out", env("BENCH_OUT", ""), "results `directory` [BENCH_OUT] (default bench/results/<UTC timestamp>)")
-	fs.DurationVar(&cfg.Duration, "d", envDur("BENCH_DURATION", 6*time.Second), "each measured `run` [BENCH_DURATION]")
-	fs.IntVar(&cfg.Conns, "c", envInt("BENCH_CONNS", 64), "`connections`, and concurrent queries for raw [BENCH_CONNS]")
-	fs.IntVar(&cfg.Repeats, "repeats", envInt("BENCH_REPEATS", 3), "alternating `repeats`; the report uses medians [BENCH_REPEATS]")
-	fs.StringVar(&scenarios, "scenarios", env("BENCH_SCENARIOS", strings.Join(bench.SuiteScenarios, " ")), "`list` of get, create, mixed, get-c1 [BENCH_SCENARIOS]")
-	fs.StringVar(&modes, "modes", env("BENCH_MODES", strings.Join(bench.SuiteModes, " ")), "`list` of noop, api, raw, api-batch1, naive [BENCH_MODES]")
-	fs.StringVar(&cfg.Mix, "mix", env("BENCH_MIX", "read=80,write=20"), "the mixed scenario's `weights` [BENCH_MIX]")
-	fs.IntVar(&cfg.Warmup, "warmup", envInt("BENCH_WARMUP", 1000), "`users` created before each get and mixed run [BENCH_WARMUP]")
-	fs.DurationVar(&cfg.NoopDuration, "noop-d", envDur("BENCH_NOOP_DURATION", 3*time.Second), "each calibration `run` [BENCH_NOOP_DURATION]")
-	fs.DurationVar(&warm, "warm-d", envDur("BENCH_WARM_DURATION", 3*time.Second), "an uncounted first pass of every mode, this `long` per run; 0: none [BENCH_WARM_DURATION]")
-	fs.IntVar(&cfg.Port, "port", envInt("BENCH_PORT", 18480), "the servers' `port` on 127.0.0.1; 0 picks a free one [BENCH_PORT]")
-	fs.IntVar(&cfg.NoopPort, "noop-port", envInt("BENCH_NOOP_PORT", 18481), "the no-op server's `port` [BENCH_NOOP_PORT]")
-	fs.IntVar(&cfg.PprofPort, "pprof-port", envInt("BENCH_PPROF_PORT", 18482), "the API's pprof `port` in the profiled run [BENCH_PPROF_PORT]")
-	fs.StringVar(&cfg.APIKeyspace, "api-keyspace", env("BENCH_API_KEYSPACE", "bench_api"), "the API's `keyspace` [BENCH_API_KEYSPACE]")
-	fs.StringVar(&cfg.RawKeyspace, "raw-keyspace", env("BENCH_RAW_KEYSPACE", "bench_raw"), "raw mode's `keyspace` [BENCH_RAW_KEYSPACE]")
-	fs.StringVar(&cfg.NaiveKeyspace, "naive-keyspace", env("BENCH_NAIVE_KEYSPACE", "bench_naive"), "the naive baseline's `keyspace` [BENCH_NAIVE_KEYSPACE]")
-	fs.StringVar(&apiFlags, "userapi-flags", env("BENCH_USERAPI_FLAGS", ""), "extra `flags` for every API start [BENCH_USERAPI_FLAGS]")
-	fs.StringVar(&nb, "nobatch-flags", env("BENCH_NOBATCH_FLAGS", "-batch-max 1"), "`flags` that turn batching off [BENCH_NOBATCH_FLAGS]")
-	fs.BoolVar(&profile, "profile", env("BENCH_PROFILE", "1") == "1", "one more get run with the API's pprof on, summarised in the report [BENCH_PROFILE=1]")
-	fs.StringVar(&cfg.UserAPI, "userapi", env("BENCH_USERAPI", "bin/userapi"), "the server `binary` [BENCH_USERAPI]")
-	fs.StringVar(&cfg.Loadgen, "loadgen", env("BENCH_LOADGEN", ""), "the loadgen `binary` that drives each run (default this one) [BENCH_LOADGEN]")
-	fs.StringVar(&cfg.Hosts, "hosts", env("CASSANDRA_HOSTS", "127.0.0.1"), "Cassandra contact `points` for every mode [CASSANDRA_HOSTS]")
+	e := envFlags{}
+	fs.StringVar(&cfg.Out, "out", e.str("BENCH_OUT", ""), "results `directory` [BENCH_OUT] (default bench/results/<UTC timestamp>)")
+	fs.DurationVar(&cfg.Duration, "d", e.dur("BENCH_DURATION", 6*time.Second), "each measured `run` [BENCH_DURATION]")
+	fs.IntVar(&cfg.Conns, "c", e.int("BENCH_CONNS", 64), "`connections`, and concurrent queries for raw [BENCH_CONNS]")
+	fs.IntVar(&cfg.Repeats, "repeats", e.int("BENCH_REPEATS", 3), "alternating `repeats`; the report uses medians [BENCH_REPEATS]")
+	fs.StringVar(&scenarios, "scenarios", e.str("BENCH_SCENARIOS", strings.Join(bench.SuiteScenarios, " ")), "`list` of get, create, mixed, get-c1 [BENCH_SCENARIOS]")
+	fs.StringVar(&modes, "modes", e.str("BENCH_MODES", strings.Join(bench.SuiteModes, " ")), "`list` of noop, api, raw, api-batch1, naive [BENCH_MODES]")
+	fs.StringVar(&cfg.Mix, "mix", e.str("BENCH_MIX", "read=80,write=20"), "the mixed scenario's `weights` [BENCH_MIX]")
+	fs.IntVar(&cfg.Warmup, "warmup", e.int("BENCH_WARMUP", 1000), "`users` created before each get and mixed run [BENCH_WARMUP]")
+	fs.DurationVar(&cfg.NoopDuration, "noop-d", e.dur("BENCH_NOOP_DURATION", 3*time.Second), "each calibration `run` [BENCH_NOOP_DURATION]")
+	fs.DurationVar(&warm, "warm-d", e.dur("BENCH_WARM_DURATION", 3*time.Second), "an uncounted first pass of every mode, this `long` per run; 0: none [BENCH_WARM_DURATION]")
+	fs.IntVar(&cfg.Port, "port", e.int("BENCH_PORT", 18480), "the servers' `port` on 127.0.0.1; 0 picks a free one [BENCH_PORT]")
+	fs.IntVar(&cfg.NoopPort, "noop-port", e.int("BENCH_NOOP_PORT", 18481), "the no-op server's `port` [BENCH_NOOP_PORT]")
+	fs.IntVar(&cfg.PprofPort, "pprof-port", e.int("BENCH_PPROF_PORT", 18482), "the API's pprof `port` in the profiled run [BENCH_PPROF_PORT]")
+	fs.StringVar(&cfg.APIKeyspace, "api-keyspace", e.str("BENCH_API_KEYSPACE", "bench_api"), "the API's `keyspace` [BENCH_API_KEYSPACE]")
+	fs.StringVar(&cfg.RawKeyspace, "raw-keyspace", e.str("BENCH_RAW_KEYSPACE", "bench_raw"), "raw mode's `keyspace` [BENCH_RAW_KEYSPACE]")
+	fs.StringVar(&cfg.NaiveKeyspace, "naive-keyspace", e.str("BENCH_NAIVE_KEYSPACE", "bench_naive"), "the naive baseline's `keyspace` [BENCH_NAIVE_KEYSPACE]")
+	fs.StringVar(&apiFlags, "userapi-flags", e.str("BENCH_USERAPI_FLAGS", ""), "extra `flags` for every API start [BENCH_USERAPI_FLAGS]")
+	fs.StringVar(&nb, "nobatch-flags", e.str("BENCH_NOBATCH_FLAGS", "-batch-max 1"), "`flags` that turn batching off [BENCH_NOBATCH_FLAGS]")
+	fs.BoolVar(&profile, "profile", e.str("BENCH_PROFILE", "1") == "1", "one more get run with the API's pprof on, summarised in the report [BENCH_PROFILE=1]")
+	fs.StringVar(&cfg.UserAPI, "userapi", e.str("BENCH_USERAPI", "bin/userapi"), "the server `binary` [BENCH_USERAPI]")
+	fs.StringVar(&cfg.Loadgen, "loadgen", e.str("BENCH_LOADGEN", ""), "the loadgen `binary` that drives each run (default this one) [BENCH_LOADGEN]")
+	fs.StringVar(&cfg.Hosts, "hosts", e.str("CASSANDRA_HOSTS", "127.0.0.1"), "Cassandra contact `points` for every mode [CASSANDRA_HOSTS]")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
