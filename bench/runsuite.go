@@ -145,7 +145,7 @@ func (cfg SuiteConfig) withDefaults() (SuiteConfig, error) {
 	if cfg.NaiveKeyspace == "" {
 		cfg.NaiveKeyspace = "bench_naive"
 	}
-	for _, ks := range []string{cfg.APIKeyspace, cfg.RawKeyspace, cfg.NaiveKeyspace} {
+	for _, ks := range []string{cfg.APIKeyspace, cfg.APIKeyspace + "_nobatch", cfg.RawKeyspace, cfg.NaiveKeyspace} {
 		if !keyspaceName.MatchString(ks) {
 			return cfg, fieldErr("Keyspace", "%q is not a keyspace name", ks)
 		}
@@ -331,9 +331,15 @@ func (r *suiteRun) startServer(mode, label string, extra ...string) (*server, er
 		spec = r.loadgenSpec(mode+" server", nil,
 			[]string{"naive", "-listen", listen, "-keyspace", r.cfg.NaiveKeyspace, "-hosts", r.cfg.Hosts}, logf)
 	default:
+		// Each mode writes a table of its own, so that no mode reads a
+		// table grown by another's creates.
+		ks := r.cfg.APIKeyspace
+		if mode == ModeAPINoBatch {
+			ks += "_nobatch"
+		}
 		spec = proc.Spec{Name: mode + " server", Path: r.cfg.UserAPI, LogFile: logf,
 			Args: slices.Concat([]string{"-listen", listen}, r.cfg.UserAPIFlags, extra),
-			Env:  r.env("CASSANDRA_KEYSPACE=" + r.cfg.APIKeyspace)}
+			Env:  r.env("CASSANDRA_KEYSPACE=" + ks)}
 		if mode == ModeAPINoBatch {
 			spec.Args = append(spec.Args, r.cfg.NoBatchFlags...)
 		}
@@ -607,7 +613,7 @@ func (r *suiteRun) writeMeta() error {
 		"modes":       strings.Join(cfg.Modes, " "),
 		"scenarios":   strings.Join(cfg.Scenarios, " ") + " (mixed: " + cfg.Mix + ")",
 		"warm-up":     strconv.Itoa(cfg.Warmup) + " users created before each get and mixed run",
-		"server":      fmt.Sprintf("%s (keyspace %s); batching off: %s", server, cfg.APIKeyspace, strings.Join(cfg.NoBatchFlags, " ")),
+		"server":      fmt.Sprintf("%s (keyspace %s); batching off: %s (keyspace %s_nobatch)", server, cfg.APIKeyspace, strings.Join(cfg.NoBatchFlags, " "), cfg.APIKeyspace),
 		"raw":         "loadgen raw, keyspace " + cfg.RawKeyspace + ", LOCAL_QUORUM, token-aware, 2 connections per host",
 		"naive":       "loadgen naive (bench/naive), keyspace " + cfg.NaiveKeyspace + ": gocql per request, default driver settings",
 		"client":      "loadgen on all cores beside the server and Cassandra (one machine)",

@@ -57,7 +57,7 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.Port, "port", e.int("BENCH_PORT", 18480), "the servers' `port` on 127.0.0.1; 0 picks a free one [BENCH_PORT]")
 	fs.IntVar(&cfg.NoopPort, "noop-port", e.int("BENCH_NOOP_PORT", 18481), "the no-op server's `port` [BENCH_NOOP_PORT]")
 	fs.IntVar(&cfg.PprofPort, "pprof-port", e.int("BENCH_PPROF_PORT", 18482), "the API's pprof `port` in the profiled run [BENCH_PPROF_PORT]")
-	fs.StringVar(&cfg.APIKeyspace, "api-keyspace", e.str("BENCH_API_KEYSPACE", "bench_api"), "the API's `keyspace` [BENCH_API_KEYSPACE]")
+	fs.StringVar(&cfg.APIKeyspace, "api-keyspace", e.str("BENCH_API_KEYSPACE", "bench_api"), "the API's `keyspace`; batching off uses it with _nobatch appended [BENCH_API_KEYSPACE]")
 	fs.StringVar(&cfg.RawKeyspace, "raw-keyspace", e.str("BENCH_RAW_KEYSPACE", "bench_raw"), "raw mode's `keyspace` [BENCH_RAW_KEYSPACE]")
 	fs.StringVar(&cfg.NaiveKeyspace, "naive-keyspace", e.str("BENCH_NAIVE_KEYSPACE", "bench_naive"), "the naive baseline's `keyspace` [BENCH_NAIVE_KEYSPACE]")
 	fs.StringVar(&apiFlags, "userapi-flags", e.str("BENCH_USERAPI_FLAGS", ""), "extra `flags` for every API start [BENCH_USERAPI_FLAGS]")
