@@ -5,7 +5,7 @@
 # of commits); a fresh clone does not. Two checks:
 #   1. no Go source, go.mod/go.sum, script or Makefile is ignored by .gitignore;
 #   2. every package that the Makefile, scripts/ or .ci/ builds or runs
-#      (./cmd/NAME, ./internal/NAME ...) has its Go files tracked by git.
+#      (a cmd/ or internal/ folder, say) has its Go files tracked by git.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! git rev-parse --git-dir >/dev/null 2>&1; then
