@@ -284,10 +284,15 @@ func (s *Suite) Group(mode, scenario string) *Group {
 }
 
 func (s *Suite) scenarios() []string {
+	return distinct(s.Groups, func(g *Group) string { return g.Scenario })
+}
+
+// distinct lists key(x) of xs in first-seen order, each once.
+func distinct[T any](xs []T, key func(T) string) []string {
 	var out []string
-	for _, g := range s.Groups {
-		if !slices.Contains(out, g.Scenario) {
-			out = append(out, g.Scenario)
+	for _, x := range xs {
+		if k := key(x); !slices.Contains(out, k) {
+			out = append(out, k)
 		}
 	}
 	return out

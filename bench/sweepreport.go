@@ -166,13 +166,7 @@ func (st SweepStep) holds(boundMs float64) bool {
 }
 
 func (s *Sweep) scenarios() []string {
-	var out []string
-	for _, st := range s.Steps {
-		if !slices.Contains(out, st.Scenario) {
-			out = append(out, st.Scenario)
-		}
-	}
-	return out
+	return distinct(s.Steps, func(st SweepStep) string { return st.Scenario })
 }
 
 func (s *Sweep) steps(mode, scenario, kind string) []SweepStep {
