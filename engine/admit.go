@@ -204,9 +204,19 @@ func (e *Engine) fail(t *task, err error) {
 		behind = e.land(t)
 	case kindUpdate:
 		behind = e.updates.leave(t)
+	case kindReadGroup:
+		for len(t.batch) > 0 { // each read lands its flight
+			r := t.batch[len(t.batch)-1]
+			t.batch = t.batch[:len(t.batch)-1]
+			e.fail(r, err)
+		}
 	}
+	inLine := t.inLine
 	finishAll(&t.followers, nil, err)
 	finishAll(&t.batch, nil, err)
+	if inLine {
+		e.leaveLine(t) // before finish: t is the caller's again after it
+	}
 	t.finish(err)
 	if behind != nil {
 		e.fail(behind, err) // and, through it, every task behind it

@@ -60,6 +60,14 @@ type Config struct {
 	// that writes arriving meanwhile gather into the next batch.
 	BatchInflight int // default 32
 
+	// ReadGroupMax caps the reads of distinct ids sent as one
+	// `SELECT ... WHERE id IN ?` when reads queue up (readgroup.go); 1 sends
+	// every read alone.
+	ReadGroupMax int // default 16
+	// ReadGroupInflight: queries per replica set in flight before further
+	// reads wait to be grouped into the next one.
+	ReadGroupInflight int // default 4
+
 	// BatchIgnoreReplicas groups writes by consistency level only: plain
 	// multi-partition batches, the baseline that shows what replica-aware
 	// grouping buys. Benchmarks only.
@@ -130,6 +138,12 @@ func (c Config) Defaults() Config {
 	if c.BatchInflight == 0 {
 		c.BatchInflight = 32
 	}
+	if c.ReadGroupMax == 0 {
+		c.ReadGroupMax = 16
+	}
+	if c.ReadGroupInflight == 0 {
+		c.ReadGroupInflight = 4
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -155,6 +169,8 @@ func (c Config) Validate() error {
 	check(c.BatchMax >= 1 && c.BatchMax <= 1000, "BatchMax must be 1-1000")
 	check(c.BatchInflight >= 1, "BatchInflight must be at least 1")
 	check(c.BatchLinger >= 0, "BatchLinger must not be negative")
+	check(c.ReadGroupMax >= 1 && c.ReadGroupMax <= 256, "ReadGroupMax must be 1-256")
+	check(c.ReadGroupInflight >= 1, "ReadGroupInflight must be at least 1")
 	check(c.NumConns >= 1, "NumConns must be at least 1")
 	check(c.WriteCoalesceWait <= 10*time.Millisecond, "WriteCoalesceWait must be at most 10ms")
 	check(c.Retries >= 0, "Retries must not be negative")

@@ -1,7 +1,7 @@
 // Package engine owns everything that talks to Cassandra: the gocql session,
 // the schema, prepared statements, the bounded ants worker pool that runs
-// every query, the token-aware write batcher, read coalescing, paging, the
-// error taxonomy and the engine's metrics.
+// every query, the token-aware write batcher, read coalescing and grouping,
+// paging, the error taxonomy and the engine's metrics.
 //
 // Callers (the HTTP layer) never see gocql: they call Engine methods with a
 // context whose deadline bounds the whole request, and get back plain Go
@@ -14,6 +14,8 @@
 //	admit.go                       admitted: the one entry point (Engine.admit) and
 //	                               the bounded gate the pool and batcher share
 //	batcher.go                     batched: writes grouped by replica set
+//	readgroup.go                   grouped: reads that queue up, one IN query
+//	                               per replica set (no goroutine of its own)
 //	pool.go                        queued and dispatched to the ants workers
 //	exec.go                        executed on a worker: the panic guard and the
 //	                               CQL of every task kind

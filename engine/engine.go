@@ -26,7 +26,8 @@ type Engine struct {
 	inflight atomic.Int64 // tasks executing on workers
 	stmts    statements
 	pool     *pool
-	batch    *batcher // nil when BatchMax == 1
+	batch    *batcher   // nil when BatchMax == 1
+	reads    *readLines // nil when ReadGroupMax == 1
 	flights  flights
 	updates  updateLines
 	stamps   *stamper
@@ -92,6 +93,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		e.closeSessions()
 		return nil, err
+	}
+	if cfg.ReadGroupMax > 1 {
+		e.reads = newReadLines(cfg.ReadGroupMax, cfg.ReadGroupInflight, e.batchReplicaSet, e.pool.gate)
 	}
 	if cfg.BatchMax > 1 {
 		e.batch = newBatcher(e.batchReplicaSet, e.submitBatch, cfg.BatchMax, cfg.BatchInflight, cfg.BatchLinger, cfg.QueueDepth)

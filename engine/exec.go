@@ -39,7 +39,7 @@ func (e *Engine) runOne(t *task) (next *task) {
 	}()
 	// Reads, updates and batches check deadlines themselves: other callers
 	// may depend on them running.
-	if t.kind != kindBatch && t.kind != kindGet && t.kind != kindUpdate && t.expired(time.Now()) {
+	if !t.checksDeadline() && t.expired(time.Now()) {
 		e.expire(t)
 		return nil
 	}
@@ -60,7 +60,9 @@ func (e *Engine) expire(t *task) {
 func (e *Engine) execute(t *task) *task {
 	switch t.kind {
 	case kindGet:
-		return e.runGet(t)
+		return e.runGet(t, nil)
+	case kindReadGroup:
+		return e.runReadGroup(t)
 	case kindWrite:
 		t.finish(e.runWrite(t))
 	case kindBatch:
@@ -91,9 +93,11 @@ func (e *Engine) readRow(ctx context.Context, t *task) error {
 }
 
 // runGet sends one query for a read and the readers that joined it
-// (reads.go), under the latest of their deadlines, and returns the next
-// query of the same id, which readers that arrived meanwhile joined.
-func (e *Engine) runGet(t *task) *task {
+// (reads.go), under the latest of their deadlines, and returns what runs
+// next: the next query of the same id, which readers that arrived meanwhile
+// joined, or, when t ran in a read line (readgroup.go), the line's next
+// query, after which then (more reads of the line) wait there.
+func (e *Engine) runGet(t *task, then []*task) *task {
 	now := time.Now()
 	dropExpired(&t.followers, now)
 	var err error
@@ -107,10 +111,17 @@ func (e *Engine) runGet(t *task) *task {
 			cancel()
 		}
 	}
+	inLine, key := t.inLine, t.line
 	next := e.land(t)
 	finishAll(&t.followers, &t.user, err)
 	t.finish(err)
-	return next
+	if !inLine {
+		return next
+	}
+	if next != nil {
+		then = append(then, next)
+	}
+	return e.reads.next(key, then)
 }
 
 // groupContext is the context of a read's query: the leader's own when it

@@ -17,6 +17,7 @@ type engineMetrics struct {
 	reads            *metrics.Counter
 	coalesced        *metrics.Counter
 	batchSize        *metrics.PrometheusHistogram
+	readGroupSize    *metrics.PrometheusHistogram
 	batchToReplica   *metrics.Counter
 	batchToOther     *metrics.Counter
 	batchMixed       *metrics.Counter
@@ -24,7 +25,7 @@ type engineMetrics struct {
 	errors           map[error]*metrics.Counter              // by taxonomy kind; read-only after init
 }
 
-var statementNames = []string{"get", "insert", "delete", "batch", "update", "list", "probe"}
+var statementNames = []string{"get", "get_group", "insert", "delete", "batch", "update", "list", "probe"}
 
 func newEngineMetrics(e *Engine) *engineMetrics {
 	s := metrics.NewSet()
@@ -37,6 +38,8 @@ func newEngineMetrics(e *Engine) *engineMetrics {
 		coalesced:        s.NewCounter(`userapi_engine_coalesced_reads_total`),
 		batchSize: s.NewPrometheusHistogramExt(`userapi_engine_batch_size`,
 			[]float64{1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 50, 100}),
+		readGroupSize: s.NewPrometheusHistogramExt(`userapi_engine_read_group_size`,
+			[]float64{2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 256}),
 		batchToReplica: s.NewCounter(`userapi_engine_batch_coordinator_total{replica="true"}`),
 		batchToOther:   s.NewCounter(`userapi_engine_batch_coordinator_total{replica="false"}`),
 		batchMixed:     s.NewCounter(`userapi_engine_batch_mixed_replica_sets_total`),

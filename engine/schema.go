@@ -14,6 +14,7 @@ import (
 type statements struct {
 	insert   string
 	get      string
+	getMany  string // get of several ids: one IN query (readgroup.go)
 	list     string // first page
 	listFrom string // pages after a token
 	probe    string
@@ -35,6 +36,7 @@ func newStatements(ks string) statements {
 	s := statements{
 		insert:   "INSERT INTO " + t + " (" + userColumns + ") VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
 		get:      "SELECT " + userColumns + " FROM " + t + " WHERE id = ?",
+		getMany:  "SELECT " + userColumns + " FROM " + t + " WHERE id IN ?",
 		list:     "SELECT " + userColumns + " FROM " + t + " LIMIT ?",
 		listFrom: "SELECT " + userColumns + " FROM " + t + " WHERE token(id) > ? LIMIT ?",
 		probe:    "SELECT id FROM " + t + " LIMIT 1",

@@ -40,13 +40,25 @@ import (
 type taskKind uint8
 
 const (
-	kindGet    taskKind = iota // read one user (leader of a coalesced flight)
-	kindWrite                  // one insert or delete, run alone (BatchMax=1) or inside a batch
-	kindBatch                  // an UNLOGGED batch of kindWrite tasks
-	kindUpdate                 // read, merge, write
-	kindPage                   // fetch one page of the table
-	kindProbe                  // SELECT ... LIMIT 1
+	kindGet       taskKind = iota // read one user (leader of a coalesced flight)
+	kindWrite                     // one insert or delete, run alone (BatchMax=1) or inside a batch
+	kindBatch                     // an UNLOGGED batch of kindWrite tasks
+	kindUpdate                    // read, merge, write
+	kindPage                      // fetch one page of the table
+	kindProbe                     // SELECT ... LIMIT 1
+	kindReadGroup                 // one IN query for several kindGet leaders (readgroup.go)
 )
+
+// checksDeadline reports whether the task's executor handles a passed
+// deadline itself (others may depend on it running), instead of the worker
+// dropping the task unrun.
+func (t *task) checksDeadline() bool {
+	switch t.kind {
+	case kindBatch, kindGet, kindUpdate, kindReadGroup:
+		return true
+	}
+	return false
+}
 
 // writeOp is which prepared write a kindWrite task binds.
 type writeOp uint8
@@ -76,11 +88,17 @@ type task struct {
 
 	users []User // page rows out (kindPage), reused between pages
 
-	batch     []*task  // kindBatch: its entries
+	batch     []*task  // kindBatch: its entries; kindReadGroup: its reads
 	owner     *batcher // kindBatch: told when the batch completes
 	groupKey  int      // kindBatch: the batcher group to credit on completion
 	followers []*task  // kindGet: coalesced readers waiting on this query
 	next      *task    // kindUpdate: the update of the same id queued behind this one
+
+	// kindGet and kindReadGroup with read grouping on (readgroup.go)
+	line     int  // the read line: replica set and consistency
+	inLine   bool // counted as one of the line's running queries
+	lineHeld bool // waiting in the line, holding a place in the pool's queue
+	found    bool // kindGet in a group: its row was returned
 
 	err      error
 	done     chan struct{} // buffered(1): signalled once on completion

@@ -31,6 +31,7 @@ var metricHelp = map[string]string{
 	"userapi_engine_reads_total":                    "Reads of one user (GET /users/{id}) the engine was asked for.",
 	"userapi_engine_coalesced_reads_total":          "Reads of a user answered by a query another reader of the same id sent after both arrived.",
 	"userapi_engine_batch_size":                     "Writes per UNLOGGED batch sent to Cassandra.",
+	"userapi_engine_read_group_size":                "Reads of distinct ids sent as one SELECT ... WHERE id IN query (reads that queued up).",
 	"userapi_engine_batch_coordinator_total":        "Batches by whether the coordinator chosen was a replica of the batch's partitions.",
 	"userapi_engine_batch_coordinator_host_total":   "Batches sent, by the coordinator node they were sent to.",
 	"userapi_engine_batch_mixed_replica_sets_total": "Batches whose writes belonged to more than one replica set.",

@@ -74,6 +74,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		batchMax     = fs.Int("batch-max", d.BatchMax, "writes per UNLOGGED batch to one replica set (1-1000); 1 turns batching off"+env("batch-max", "BATCH_MAX"))
 		batchLinger  = fs.Duration("batch-linger", d.BatchLinger, "how long a partly filled batch may wait for more writes; 0 sends it when nothing more is queued"+env("batch-linger", "BATCH_LINGER"))
 		batchFlight  = fs.Int("batch-inflight", d.BatchInflight, "batches in flight per replica set"+env("batch-inflight", "BATCH_INFLIGHT"))
+		readGroup    = fs.Int("read-group-max", d.ReadGroupMax, "reads of distinct ids sent as one SELECT ... IN when reads queue up (1-256); 1 sends every read alone"+env("read-group-max", "READ_GROUP_MAX"))
+		readFlight   = fs.Int("read-group-inflight", d.ReadGroupInflight, "read queries in flight per replica set before further reads wait to be grouped"+env("read-group-inflight", "READ_GROUP_INFLIGHT"))
 		reqTimeout   = fs.Duration("request-timeout", 5*time.Second, "deadline of one request's database work; past it the answer is 504"+env("request-timeout", "REQUEST_TIMEOUT"))
 		drainDelay   = fs.Duration("drain-delay", time.Second, "after SIGTERM or SIGINT, keep serving this long with /ready answering 503, so load balancers stop sending before connections are refused"+env("drain-delay", "DRAIN_DELAY"))
 		shutTimeout  = fs.Duration("shutdown-timeout", 20*time.Second, "time allowed, after the drain delay, to finish requests and flush batches"+env("shutdown-timeout", "SHUTDOWN_TIMEOUT"))
@@ -164,6 +166,10 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	atLeast("pool-size", *poolSize, 1)
 	atLeast("queue-depth", *queueDepth, 1)
 	atLeast("batch-inflight", *batchFlight, 1)
+	atLeast("read-group-inflight", *readFlight, 1)
+	if *readGroup < 1 || *readGroup > 256 {
+		bad("read-group-max", "must be 1-256, got %d", *readGroup)
+	}
 	if *batchMax < 1 || *batchMax > 1000 {
 		bad("batch-max", "must be 1-1000, got %d", *batchMax)
 	}
@@ -213,6 +219,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 			BatchMax:          *batchMax,
 			BatchLinger:       *batchLinger,
 			BatchInflight:     *batchFlight,
+			ReadGroupMax:      *readGroup,
+			ReadGroupInflight: *readFlight,
 		},
 		http: httpapi.Config{
 			RequestTimeout: *reqTimeout,
@@ -256,6 +264,7 @@ func (c config) logAttrs() []any {
 		"connect_timeout", e.ConnectTimeout.String(), "query_timeout", e.QueryTimeout.String(),
 		"conns", e.NumConns, "pool_size", e.PoolSize, "queue_depth", e.QueueDepth,
 		"batch_max", e.BatchMax, "batch_linger", e.BatchLinger.String(), "batch_inflight", e.BatchInflight,
+		"read_group_max", e.ReadGroupMax, "read_group_inflight", e.ReadGroupInflight,
 		"listen", c.listen, "pprof_listen", c.pprofListen, "request_timeout", c.http.RequestTimeout.String(),
 		"shutdown_timeout", c.shutdownTimeout.String(), "drain_delay", c.drainDelay.String(), "api_token", c.http.APIToken != "",
 		"docs_auth", c.http.DocsAuth,
