@@ -60,7 +60,7 @@ func (e *Engine) expire(t *task) {
 func (e *Engine) execute(t *task) *task {
 	switch t.kind {
 	case kindGet:
-		return e.runGet(t, nil)
+		return e.runGet(t)
 	case kindReadGroup:
 		return e.runReadGroup(t)
 	case kindWrite:
@@ -96,8 +96,8 @@ func (e *Engine) readRow(ctx context.Context, t *task) error {
 // (reads.go), under the latest of their deadlines, and returns what runs
 // next: the next query of the same id, which readers that arrived meanwhile
 // joined, or, when t ran in a read line (readgroup.go), the line's next
-// query, after which then (more reads of the line) wait there.
-func (e *Engine) runGet(t *task, then []*task) *task {
+// query (that next query of the id waits in the line).
+func (e *Engine) runGet(t *task) *task {
 	now := time.Now()
 	dropExpired(&t.followers, now)
 	var err error
@@ -113,15 +113,16 @@ func (e *Engine) runGet(t *task, then []*task) *task {
 	}
 	inLine, key := t.inLine, t.line
 	next := e.land(t)
+	if inLine && next != nil {
+		e.reads.wait(key, next)
+		next = nil
+	}
 	finishAll(&t.followers, &t.user, err)
 	t.finish(err)
-	if !inLine {
-		return next
+	if inLine {
+		return e.reads.next(key)
 	}
-	if next != nil {
-		then = append(then, next)
-	}
-	return e.reads.next(key, then)
+	return next
 }
 
 // groupContext is the context of a read's query: the leader's own when it

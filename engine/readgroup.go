@@ -87,18 +87,25 @@ func (e *Engine) read(t *task) error {
 	return t.wait()
 }
 
+// wait puts t, an admitted read (the next query of a hot id, which a
+// running query of line key made the flight's running one), at the end of
+// the line. The query that ends next takes it, or, if that one fails, the
+// unit leaveLine hands on: a read in the line is never lost.
+func (rl *readLines) wait(key int, t *task) {
+	rl.mu.Lock()
+	t.line = key
+	l := rl.m[key]
+	l.waiting = append(l.waiting, t)
+	rl.mu.Unlock()
+}
+
 // next ends one query of line key and returns the line's next query, now
 // counted as running there, for the caller to run: one waiting read alone,
-// several as a group, or nil when none waits. then are reads that must run
-// in this line after the one that ended (the next query of a hot id).
-func (rl *readLines) next(key int, then []*task) *task {
+// several as a group, or nil when none waits.
+func (rl *readLines) next(key int) *task {
 	rl.mu.Lock()
 	l := rl.m[key]
 	l.running--
-	for _, t := range then {
-		t.line = key
-		l.waiting = append(l.waiting, t)
-	}
 	if len(l.waiting) == 0 {
 		if l.running == 0 {
 			delete(rl.m, key) // rings change; keep the map small
@@ -145,7 +152,7 @@ func (rl *readLines) unit(key int, members []*task) *task {
 func (e *Engine) leaveLine(t *task) {
 	key := t.line
 	t.inLine = false
-	u := e.reads.next(key, nil)
+	u := e.reads.next(key)
 	if u == nil {
 		return
 	}
@@ -153,10 +160,16 @@ func (e *Engine) leaveLine(t *task) {
 }
 
 // runReadGroup sends one IN query for the reads of group g and answers
-// each; it returns the line's next query.
+// each; it returns the line's next query. The next query of each id, which
+// readers joined meanwhile, goes into the line at once (wait), so a panic
+// here loses none: the guard fails g, and leaveLine hands the line on.
 func (e *Engine) runReadGroup(g *task) *task {
-	now := time.Now()
-	var then []*task // the next query of each id, which readers joined meanwhile
+	now, key := time.Now(), g.line
+	landed := func(t *task) {
+		if n := e.land(t); n != nil {
+			e.reads.wait(key, n)
+		}
+	}
 	live := g.batch[:0:0]
 	for len(g.batch) > 0 { // take each read off g before completing it
 		t := g.batch[len(g.batch)-1]
@@ -164,20 +177,19 @@ func (e *Engine) runReadGroup(g *task) *task {
 		dropExpired(&t.followers, now)
 		if len(t.followers) == 0 && t.expired(now) {
 			e.metrics.expired.Inc()
-			if n := e.land(t); n != nil {
-				then = append(then, n)
-			}
+			landed(t)
 			t.finish(errExpired)
 			continue
 		}
 		live = append(live, t)
 	}
 	if len(live) == 1 {
-		// Alone after all: the plain query, with its own completion.
+		// Alone after all: the plain query, as the line's running one in
+		// g's place, run by the worker loop (so the panic guard sees it).
 		t := live[0]
 		t.inLine = true
 		g.finish(nil)
-		return e.runGet(t, then)
+		return t
 	}
 	if len(live) > 0 {
 		g.batch = live // the panic guard in runOne fails what is left
@@ -190,16 +202,13 @@ func (e *Engine) runReadGroup(g *task) *task {
 			if terr == nil && !t.found {
 				terr = errNotFoundGroup
 			}
-			if n := e.land(t); n != nil {
-				then = append(then, n)
-			}
+			landed(t)
 			finishAll(&t.followers, &t.user, terr)
 			t.finish(terr)
 		}
 	}
-	key := g.line
 	g.finish(nil)
-	return e.reads.next(key, then)
+	return e.reads.next(key)
 }
 
 var errNotFoundGroup = classify("get", gocql.ErrNotFound)

@@ -47,9 +47,7 @@ func (e *Engine) GetUser(ctx context.Context, id UUID, opt Options) (User, error
 	t.id = id
 	e.metrics.reads.Inc()
 	if e.closing.Load() { // a reader joining a flight is never admitted: refuse it here
-		err := &Error{Kind: ErrClosed, Op: "submit"}
-		e.metrics.rejected(err)
-		return User{}, err
+		return User{}, e.refuse(t, ErrClosed)
 	}
 	key := flightKey{id, t.cl}
 	e.flights.mu.Lock()
