@@ -46,8 +46,9 @@ type SoakConfig struct {
 
 	// Nodetool is the command that runs nodetool (default
 	// scripts/cassandra.sh nodetool); NodetoolEvery how often its
-	// compactionstats runs (default 60s, a JVM start each; negative:
-	// never). Thread pools are read over CQL at every window.
+	// compactionstats runs (default 10m, a JVM start each, whose CPU
+	// shows in its window's p99; negative: never). Thread pools are read
+	// over CQL at every window.
 	Nodetool      []string
 	NodetoolEvery time.Duration
 
@@ -103,7 +104,7 @@ func (cfg SoakConfig) withDefaults() (SoakConfig, error) {
 		cfg.Nodetool = []string{"scripts/cassandra.sh", "nodetool"}
 	}
 	if cfg.NodetoolEvery == 0 {
-		cfg.NodetoolEvery = time.Minute
+		cfg.NodetoolEvery = 10 * time.Minute
 	}
 	if cfg.Keyspace == "" {
 		cfg.Keyspace = "soak_api"

@@ -57,7 +57,7 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&cfg.Idle, "idle", e.dur("SOAK_IDLE", time.Minute), "how long after the load goroutines may `take` to return to the idle count [SOAK_IDLE]")
 	fs.IntVar(&cfg.Verify, "verify", e.int("SOAK_VERIFY", 10000), "acknowledged creates to read back and compare at the end (a uniform `sample`) [SOAK_VERIFY]")
 	fs.StringVar(&nt, "nodetool", e.str("SOAK_NODETOOL", "scripts/cassandra.sh nodetool"), "`command` that runs nodetool [SOAK_NODETOOL]")
-	fs.DurationVar(&cfg.NodetoolEvery, "nodetool-every", e.dur("SOAK_NODETOOL_EVERY", time.Minute), "`interval` of nodetool compactionstats: a JVM start, about 3 CPU seconds [SOAK_NODETOOL_EVERY]")
+	fs.DurationVar(&cfg.NodetoolEvery, "nodetool-every", e.dur("SOAK_NODETOOL_EVERY", 10*time.Minute), "`interval` of nodetool compactionstats: a JVM start, about 3 CPU seconds, which shows in that window's p99 on a small machine [SOAK_NODETOOL_EVERY]")
 	fs.BoolVar(&strict, "strict", true, "exit 1 when a verdict fails; -strict=false only reports (smoke runs, whose timing is noise)")
 	fs.BoolVar(&noNodetool, "no-nodetool", false, "never run nodetool; thread pools are still read over CQL")
 	fs.IntVar(&cfg.Port, "port", e.int("SOAK_PORT", 18484), "the API's `port` on 127.0.0.1; 0 picks a free one [SOAK_PORT]")
