@@ -40,6 +40,8 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, 4, e.BatchMax)
 	assert.Equal(t, time.Duration(0), e.BatchLinger)
 	assert.Equal(t, engine.Config{}.Defaults().BatchInflight, e.BatchInflight, "the engine's default")
+	assert.Equal(t, 16, e.ReadGroupMax)
+	assert.Equal(t, 4, e.ReadGroupInflight)
 	assert.False(t, e.TLS.Enabled)
 	assert.True(t, e.TLS.VerifyHost)
 	assert.Empty(t, e.Username)
@@ -61,6 +63,7 @@ func TestEnvironmentAndFlags(t *testing.T) {
 		"CASSANDRA_CONNECT_TIMEOUT", "7s", "CASSANDRA_QUERY_TIMEOUT", "900ms", "CASSANDRA_CONNS", "4",
 		"LISTEN_ADDR", "127.0.0.1:9000", "LOG_LEVEL", "debug", "LOG_FORMAT", "text", "POOL_SIZE", "64",
 		"QUEUE_DEPTH", "128", "BATCH_MAX", "20", "BATCH_LINGER", "2ms", "BATCH_INFLIGHT", "8",
+		"READ_GROUP_MAX", "32", "READ_GROUP_INFLIGHT", "2",
 		"REQUEST_TIMEOUT", "3s", "SHUTDOWN_TIMEOUT", "9s", "API_TOKEN", "tok", "DOCS_AUTH", "true",
 		"DRAIN_DELAY", "1s", "PPROF_LISTEN", "127.0.0.1:6060",
 	)
@@ -84,6 +87,8 @@ func TestEnvironmentAndFlags(t *testing.T) {
 	assert.Equal(t, 20, e.BatchMax)
 	assert.Equal(t, 2*time.Millisecond, e.BatchLinger)
 	assert.Equal(t, 8, e.BatchInflight)
+	assert.Equal(t, 32, e.ReadGroupMax)
+	assert.Equal(t, 2, e.ReadGroupInflight)
 	assert.Equal(t, "127.0.0.1:9000", cfg.listen)
 	assert.Equal(t, slog.LevelDebug, cfg.logLevel)
 	assert.Equal(t, "text", cfg.logFormat)
@@ -126,6 +131,9 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{[]string{"-batch-max", "1001"}, nil, []string{"-batch-max"}},
 		{[]string{"-batch-linger", "-1s"}, nil, []string{"-batch-linger"}},
 		{[]string{"-batch-inflight", "0"}, nil, []string{"-batch-inflight"}},
+		{[]string{"-read-group-max", "0"}, nil, []string{"-read-group-max"}},
+		{[]string{"-read-group-max", "257"}, nil, []string{"-read-group-max"}},
+		{nil, []string{"READ_GROUP_INFLIGHT", "0"}, []string{"-read-group-inflight"}},
 		{[]string{"-pool-size", "0"}, nil, []string{"-pool-size"}},
 		{[]string{"-queue-depth", "0"}, nil, []string{"-queue-depth"}},
 		{[]string{"-cassandra-conns", "0"}, nil, []string{"-cassandra-conns"}},
@@ -163,7 +171,7 @@ func TestHelpDocumentsEveryFlagAndVariable(t *testing.T) {
 		"CASSANDRA_REPLICATION_FACTOR", "CASSANDRA_CONSISTENCY", "CASSANDRA_CONNECT_TIMEOUT", "CASSANDRA_QUERY_TIMEOUT",
 		"CASSANDRA_CONNS", "LISTEN_ADDR", "LOG_LEVEL", "LOG_FORMAT", "POOL_SIZE", "QUEUE_DEPTH", "BATCH_MAX",
 		"BATCH_LINGER", "BATCH_INFLIGHT", "REQUEST_TIMEOUT", "SHUTDOWN_TIMEOUT", "DRAIN_DELAY", "PPROF_LISTEN", "API_TOKEN",
-		"DOCS_AUTH",
+		"DOCS_AUTH", "READ_GROUP_MAX", "READ_GROUP_INFLIGHT",
 	} {
 		assert.Contains(t, out.String(), "(env "+v+")")
 	}
