@@ -17,8 +17,9 @@
 //	readgroup.go                   grouped: reads that queue up, one IN query
 //	                               per replica set (no goroutine of its own)
 //	pool.go                        queued and dispatched to the ants workers
-//	exec.go                        executed on a worker: the panic guard and the
-//	                               CQL of every task kind
+//	exec.go                        executed on a worker: the worker loop, the panic
+//	                               guard and the CQL of every task kind but the
+//	                               grouped read (readgroup.go)
 //	task.go                        completed: the request object and its lifecycle
 //	                               (who holds it, who completes it, who recycles it)
 //
