@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gocql/gocql"
+
 	"github.com/userapi/userapi/internal/proc"
 )
 
@@ -64,6 +66,10 @@ type SuiteConfig struct {
 	// Profile: after the measured runs, one more get run with the API's
 	// pprof on; CPU and allocation profiles go to pprof/ and the report.
 	Profile bool
+	// KeepKeyspaces keeps the rows earlier suites left in the modes'
+	// keyspaces; by default each suite drops them first, so that every
+	// mode starts on empty tables and runs compare with earlier suites'.
+	KeepKeyspaces bool
 
 	Log io.Writer // progress lines; default stderr
 }
@@ -193,6 +199,11 @@ func RunSuite(ctx context.Context, cfg SuiteConfig) (*Suite, error) {
 		return nil, err
 	}
 	r.logf("results in %s", cfg.Out)
+	if !cfg.KeepKeyspaces {
+		if err := r.dropKeyspaces(); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.writeMeta(); err != nil {
 		return nil, err
 	}
@@ -610,6 +621,7 @@ func (r *suiteRun) writeMeta() error {
 		"duration":    cfg.Duration.String() + " per run",
 		"connections": strconv.Itoa(cfg.Conns) + " (get-c1: 1)",
 		"repeats":     strconv.Itoa(cfg.Repeats) + " (modes alternate their order each repeat)",
+		"tables":      tablesNote(cfg.KeepKeyspaces),
 		"modes":       strings.Join(cfg.Modes, " "),
 		"scenarios":   strings.Join(cfg.Scenarios, " ") + " (mixed: " + cfg.Mix + ")",
 		"warm-up":     strconv.Itoa(cfg.Warmup) + " users created before each get and mixed run",
@@ -673,4 +685,44 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%d cores, %s, %s", runtime.NumCPU(), mem, model)
+}
+
+// dropKeyspaces drops the keyspaces of the modes in use (the servers and
+// raw mode create them again), so that no mode starts on a table that
+// earlier suites grew, and that background compaction of their rows does
+// not take CPU from this one's runs.
+func (r *suiteRun) dropKeyspaces() error {
+	var names []string
+	for _, m := range []struct{ mode, ks string }{
+		{ModeAPI, r.cfg.APIKeyspace}, {ModeAPINoBatch, r.cfg.APIKeyspace + "_nobatch"},
+		{ModeRaw, r.cfg.RawKeyspace}, {ModeNaive, r.cfg.NaiveKeyspace},
+	} {
+		if r.cfg.has(m.mode) {
+			names = append(names, m.ks)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	cluster := gocql.NewCluster(HostsList(r.cfg.Hosts)...)
+	cluster.Timeout = 30 * time.Second
+	s, err := cluster.CreateSession()
+	if err != nil {
+		return fmt.Errorf("connect to cassandra at %s to drop the suite's keyspaces: %w", r.cfg.Hosts, err)
+	}
+	defer s.Close()
+	for _, ks := range names {
+		if err := s.Query("DROP KEYSPACE IF EXISTS " + ks).WithContext(r.ctx).Consistency(gocql.All).Exec(); err != nil {
+			return fmt.Errorf("drop keyspace %s: %w", ks, err)
+		}
+	}
+	r.logf("dropped keyspaces %s: every mode starts on empty tables (-keep-keyspaces keeps them)", strings.Join(names, ", "))
+	return nil
+}
+
+func tablesNote(kept bool) string {
+	if kept {
+		return "kept from earlier suites (-keep-keyspaces)"
+	}
+	return "every mode's keyspace dropped before the suite: each starts empty"
 }

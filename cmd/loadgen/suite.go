@@ -41,7 +41,7 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg                            bench.SuiteConfig
 		modes, scenarios, apiFlags, nb string
 		warm                           time.Duration
-		profile                        bool
+		profile, keep                  bool
 	)
 	e := envFlags{}
 	fs.StringVar(&cfg.Out, "out", e.str("BENCH_OUT", ""), "results `directory` [BENCH_OUT] (default bench/results/<UTC timestamp>)")
@@ -62,6 +62,7 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.NaiveKeyspace, "naive-keyspace", e.str("BENCH_NAIVE_KEYSPACE", "bench_naive"), "the naive baseline's `keyspace` [BENCH_NAIVE_KEYSPACE]")
 	fs.StringVar(&apiFlags, "userapi-flags", e.str("BENCH_USERAPI_FLAGS", ""), "extra `flags` for every API start [BENCH_USERAPI_FLAGS]")
 	fs.StringVar(&nb, "nobatch-flags", e.str("BENCH_NOBATCH_FLAGS", "-batch-max 1"), "`flags` that turn batching off [BENCH_NOBATCH_FLAGS]")
+	fs.BoolVar(&keep, "keep-keyspaces", e.str("BENCH_KEEP_KEYSPACES", "") == "1", "keep the modes' keyspaces and their rows from earlier suites instead of starting each on empty tables [BENCH_KEEP_KEYSPACES=1]")
 	fs.BoolVar(&profile, "profile", e.str("BENCH_PROFILE", "1") == "1", "one more get run with the API's pprof on, summarised in the report [BENCH_PROFILE=1]")
 	fs.StringVar(&cfg.UserAPI, "userapi", e.str("BENCH_USERAPI", "bin/userapi"), "the server `binary` [BENCH_USERAPI]")
 	fs.StringVar(&cfg.Loadgen, "loadgen", e.str("BENCH_LOADGEN", ""), "the loadgen `binary` that drives each run (default this one) [BENCH_LOADGEN]")
@@ -83,7 +84,7 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.WarmDuration = warm
 	cfg.Modes, cfg.Scenarios = strings.Fields(modes), strings.Fields(scenarios)
 	cfg.UserAPIFlags, cfg.NoBatchFlags = strings.Fields(apiFlags), strings.Fields(nb)
-	cfg.Profile = profile
+	cfg.Profile, cfg.KeepKeyspaces = profile, keep
 	cfg.Log = stderr
 	s, err := bench.RunSuite(ctx, cfg)
 	if err != nil {
