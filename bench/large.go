@@ -286,7 +286,7 @@ func RunLarge(ctx context.Context, cfg LargeConfig) (*Large, error) {
 		name, ks string
 		users    int
 	}{{"small", cfg.SmallKeyspace, cfg.SmallUsers}, {"large", cfg.LargeKeyspace, cfg.Users}} {
-		if err := dropKeyspace(ctx, HostsList(sc.Hosts), t.ks); err != nil {
+		if err := dropKeyspaces(ctx, HostsList(sc.Hosts), t.ks); err != nil {
 			return nil, err
 		}
 		h.cfg.APIKeyspace = t.ks
@@ -344,10 +344,13 @@ func (r *suiteRun) largeTable(cfg LargeConfig, srv *server, table string, users 
 	return rows, nil
 }
 
-// dropKeyspace removes ks so that a table starts empty.
-func dropKeyspace(ctx context.Context, hosts []string, ks string) error {
-	if !keyspaceName.MatchString(ks) {
-		return fieldErr("Keyspace", "%q is not a keyspace name", ks)
+// dropKeyspaces removes each of names, if it exists, so that its table
+// starts empty.
+func dropKeyspaces(ctx context.Context, hosts []string, names ...string) error {
+	for _, ks := range names {
+		if !keyspaceName.MatchString(ks) {
+			return fieldErr("Keyspace", "%q is not a keyspace name", ks)
+		}
 	}
 	cluster := gocql.NewCluster(hosts...)
 	cluster.Timeout = 60 * time.Second
@@ -356,8 +359,10 @@ func dropKeyspace(ctx context.Context, hosts []string, ks string) error {
 		return fmt.Errorf("connect to cassandra at %v: %w", hosts, err)
 	}
 	defer s.Close()
-	if err := s.Query("DROP KEYSPACE IF EXISTS " + ks).WithContext(ctx).Exec(); err != nil {
-		return fmt.Errorf("drop keyspace %s: %w", ks, err)
+	for _, ks := range names {
+		if err := s.Query("DROP KEYSPACE IF EXISTS " + ks).WithContext(ctx).Consistency(gocql.All).Exec(); err != nil {
+			return fmt.Errorf("drop keyspace %s: %w", ks, err)
+		}
 	}
 	return nil
 }

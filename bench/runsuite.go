@@ -17,8 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gocql/gocql"
-
 	"github.com/userapi/userapi/internal/proc"
 )
 
@@ -704,17 +702,8 @@ func (r *suiteRun) dropKeyspaces() error {
 	if len(names) == 0 {
 		return nil
 	}
-	cluster := gocql.NewCluster(HostsList(r.cfg.Hosts)...)
-	cluster.Timeout = 30 * time.Second
-	s, err := cluster.CreateSession()
-	if err != nil {
-		return fmt.Errorf("connect to cassandra at %s to drop the suite's keyspaces: %w", r.cfg.Hosts, err)
-	}
-	defer s.Close()
-	for _, ks := range names {
-		if err := s.Query("DROP KEYSPACE IF EXISTS " + ks).WithContext(r.ctx).Consistency(gocql.All).Exec(); err != nil {
-			return fmt.Errorf("drop keyspace %s: %w", ks, err)
-		}
+	if err := dropKeyspaces(r.ctx, HostsList(r.cfg.Hosts), names...); err != nil {
+		return err
 	}
 	r.logf("dropped keyspaces %s: every mode starts on empty tables (-keep-keyspaces keeps them)", strings.Join(names, ", "))
 	return nil
