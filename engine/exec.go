@@ -125,27 +125,32 @@ func (e *Engine) runGet(t *task) *task {
 	return next
 }
 
-// groupContext is the context of a read's query: the leader's own when it
-// reads alone; otherwise one that ends at the latest deadline of the group
-// and ignores any one caller giving up, so that no reader inherits an
-// earlier deadline than its own.
-func groupContext(t *task) (context.Context, context.CancelFunc) {
-	if len(t.followers) == 0 {
-		return t.ctx, nil
+// groupContext is the context of a query for reads (one leader, or a
+// read group's, readgroup.go) and their followers: a lone leader's own;
+// otherwise one that ends at the latest deadline among them and ignores
+// any one caller giving up, so that no reader inherits an earlier deadline
+// than its own. cancel is nil when there is nothing to cancel.
+func groupContext(reads ...*task) (ctx context.Context, cancel context.CancelFunc) {
+	if len(reads) == 1 && len(reads[0].followers) == 0 {
+		return reads[0].ctx, nil
 	}
-	latest, ok := t.ctx.Deadline()
-	for _, f := range t.followers {
-		d, fok := f.ctx.Deadline()
-		if !fok {
-			ok = false
-			break
-		}
+	var latest time.Time
+	bounded := true
+	later := func(t *task) {
+		d, ok := t.ctx.Deadline()
+		bounded = bounded && ok
 		if d.After(latest) {
 			latest = d
 		}
 	}
-	detached := context.WithoutCancel(t.ctx)
-	if !ok {
+	for _, t := range reads {
+		later(t)
+		for _, f := range t.followers {
+			later(f)
+		}
+	}
+	detached := context.WithoutCancel(reads[0].ctx)
+	if !bounded {
 		return detached, nil
 	}
 	return context.WithDeadline(detached, latest)

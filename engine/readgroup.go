@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"sync"
 	"time"
 
@@ -170,32 +169,35 @@ func (e *Engine) runReadGroup(g *task) *task {
 			e.reads.wait(key, n)
 		}
 	}
-	live := g.batch[:0:0]
-	for len(g.batch) > 0 { // take each read off g before completing it
-		t := g.batch[len(g.batch)-1]
-		g.batch = g.batch[:len(g.batch)-1]
+	// A read whose callers all gave up is answered now and left out, taken
+	// off g before it is completed.
+	for i := 0; i < len(g.batch); {
+		t := g.batch[i]
 		dropExpired(&t.followers, now)
-		if len(t.followers) == 0 && t.expired(now) {
-			e.metrics.expired.Inc()
-			landed(t)
-			t.finish(errExpired)
+		if len(t.followers) > 0 || !t.expired(now) {
+			i++
 			continue
 		}
-		live = append(live, t)
+		last := len(g.batch) - 1
+		g.batch[i], g.batch[last] = g.batch[last], nil
+		g.batch = g.batch[:last]
+		e.metrics.expired.Inc()
+		landed(t)
+		t.finish(errExpired)
 	}
-	if len(live) == 1 {
+	if len(g.batch) == 1 {
 		// Alone after all: the plain query, as the line's running one in
 		// g's place, run by the worker loop (so the panic guard sees it).
-		t := live[0]
+		t := g.batch[0]
+		g.batch = g.batch[:0]
 		t.inLine = true
 		g.finish(nil)
 		return t
 	}
-	if len(live) > 0 {
-		g.batch = live // the panic guard in runOne fails what is left
+	if len(g.batch) > 0 {
 		err := e.readRows(g)
-		e.metrics.readGroupSize.Update(float64(len(live)))
-		for len(g.batch) > 0 {
+		e.metrics.readGroupSize.Update(float64(len(g.batch)))
+		for len(g.batch) > 0 { // the panic guard in runOne fails what is left
 			t := g.batch[len(g.batch)-1]
 			g.batch = g.batch[:len(g.batch)-1]
 			terr := err
@@ -216,8 +218,10 @@ var errNotFoundGroup = classify("get", gocql.ErrNotFound)
 // readRows reads the rows of g's reads with one IN query, under the latest
 // deadline of them and their followers, and sets each read's user and found.
 func (e *Engine) readRows(g *task) error {
-	ctx, cancel := latestContext(g.batch)
-	defer cancel()
+	ctx, cancel := groupContext(g.batch...)
+	if cancel != nil {
+		defer cancel()
+	}
 	ids := make([]gocql.UUID, len(g.batch))
 	for i, t := range g.batch {
 		ids[i] = gocql.UUID(t.id)
@@ -241,30 +245,4 @@ func (e *Engine) readRows(g *task) error {
 	err := iter.Close()
 	e.metrics.observe("get_group", start, err)
 	return classify("get", err)
-}
-
-// latestContext is the context of a grouped query: it ends at the latest
-// deadline of the reads and their followers, and no one caller giving up
-// ends it (see groupContext).
-func latestContext(reads []*task) (context.Context, context.CancelFunc) {
-	var latest time.Time
-	later := func(t *task) bool {
-		d, ok := t.ctx.Deadline()
-		if ok && d.After(latest) {
-			latest = d
-		}
-		return ok
-	}
-	detached := context.WithoutCancel(reads[0].ctx)
-	for _, t := range reads {
-		if !later(t) {
-			return detached, func() {}
-		}
-		for _, f := range t.followers {
-			if !later(f) {
-				return detached, func() {}
-			}
-		}
-	}
-	return context.WithDeadline(detached, latest)
 }
