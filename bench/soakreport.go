@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -266,13 +265,5 @@ func nodetoolWindowsP99(samples []SoakSample) (with, without float64, n int) {
 			b = append(b, m.P99)
 		}
 	}
-	return medianMs(a), medianMs(b), len(a)
-}
-
-func medianMs(d []float64) float64 {
-	if len(d) == 0 {
-		return 0
-	}
-	slices.Sort(d)
-	return d[len(d)/2]
+	return newStat(a).Median, newStat(b).Median, len(a)
 }
