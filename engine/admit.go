@@ -11,9 +11,9 @@ import (
 // itself (completing it and everything riding on it, and giving the
 // executor's hold back), so a caller only ever releases its own hold.
 
-// gate is the admission the pool's queue and the batcher's input share: a
-// bound on the tasks held (queued, or reserved by a caller about to queue
-// them), a closed flag, and a send that never blocks a caller.
+// gate is the admission of the pool's queue: a bound on the tasks held
+// (queued, waiting in a line, or reserved by a caller about to queue them),
+// a closed flag, and a send that never blocks a caller.
 type gate struct {
 	ch    chan *task
 	limit int64
@@ -74,25 +74,6 @@ func (g *gate) sendReserved(t *task) error {
 	}
 }
 
-// sendAll queues tasks admitted by reserve in one step: all of them, or none
-// when the gate is closed (their reservations are returned).
-func (g *gate) sendAll(ts []*task) error {
-	g.mu.RLock()
-	defer g.mu.RUnlock()
-	if g.closed {
-		g.unreserve(len(ts))
-		return ErrClosed
-	}
-	for _, t := range ts {
-		select {
-		case g.ch <- t:
-		default:
-			panic("BUG: engine gate full although its tasks were reserved")
-		}
-	}
-	return nil
-}
-
 // close refuses further sends and closes the channel, so the consumer sees
 // the end once it has taken every queued task. It reports whether this call
 // closed it.
@@ -107,68 +88,55 @@ func (g *gate) close() bool {
 	return true
 }
 
-// admit hands t to its executor: a write to the batcher (or to the pool
-// when batching is off), anything else to the pool. It never blocks. On
-// error t has been failed with that error (see task.go): the caller only
-// releases its own hold.
+// admit hands t to the pool. It never blocks. On error t has been failed
+// with that error (see task.go): the caller only releases its own hold.
+// Reads and writes enter through their lines first (lines.go), which admit
+// a task here when it may run alone.
 func (e *Engine) admit(t *task) error {
 	var err error
 	switch {
-	case t.kind == kindBatch: // from the batcher, also while Close drains it
-		err = e.pool.gate.send(t)
 	case e.closing.Load():
 		err = ErrClosed
 	case t.ctx.Err() != nil: // no queue slot for work nobody waits for
 		err = t.ctx.Err()
-	case t.kind == kindWrite && e.batch != nil:
-		t.token = Token(t.id)
-		err = e.batch.gate.send(t)
 	default:
 		err = e.pool.submit(t)
 	}
 	return e.refuse(t, err)
 }
 
-// admitReserved hands over writes whose slots reserveWrites took, in one
-// step: all are queued, or (the engine closing) none, each then failed.
-func (e *Engine) admitReserved(ts []*task) error {
-	prepaid := e.batch != nil
-	for _, t := range ts {
-		t.token, t.prepaid = Token(t.id), prepaid
+// admitWrites admits writes all at once, or fails every one of them without
+// admitting any (ErrOverloaded, ErrClosed, or the context's error): a place
+// in the pool's queue is reserved for each before any is handed over, and
+// Close waits for a hand-over under way (admitting), so none is refused
+// halfway. A write that may run alone gives its place back as it starts.
+func (e *Engine) admitWrites(ctx context.Context, ts []*task) error {
+	e.admitting.Add(1)
+	defer e.admitting.Add(-1)
+	var err error
+	switch {
+	case e.closing.Load():
+		err = &Error{Kind: ErrClosed, Op: "submit"}
+	case ctx.Err() != nil:
+		err = classify("submit", ctx.Err())
+	case !e.pool.gate.reserve(len(ts)):
+		err = &Error{Kind: ErrOverloaded, Op: "submit"}
 	}
-	err := e.writeGate().sendAll(ts)
-	if err == nil {
+	if err != nil {
+		e.metrics.rejected(err)
+		for _, t := range ts {
+			e.fail(t, err)
+		}
+		return err
+	}
+	if e.writes != nil {
+		e.enterAll(e.writes, ts)
 		return nil
 	}
-	if prepaid {
-		e.pool.gate.unreserve(len(ts))
-	}
-	err = &Error{Kind: err, Op: "submit"}
-	e.metrics.rejected(err)
 	for _, t := range ts {
-		e.fail(t, err)
+		_ = e.refuse(t, e.pool.submitReserved(t))
 	}
-	return err
-}
-
-// submitBatch admits a batch from the batcher to the pool. When prepaid of
-// its entries came with a reserved pool slot (a batch create's), it runs on
-// one of those and returns the rest, so it cannot be refused for overload.
-func (e *Engine) submitBatch(bt *task, prepaid int) error {
-	if prepaid == 0 {
-		return e.admit(bt)
-	}
-	e.pool.gate.unreserve(prepaid - 1)
-	return e.refuse(bt, e.pool.gate.sendReserved(bt))
-}
-
-// writeGate is where writes enter: the batcher's, or the pool's with
-// batching off.
-func (e *Engine) writeGate() *gate {
-	if e.batch != nil {
-		return e.batch.gate
-	}
-	return e.pool.gate
+	return nil
 }
 
 // refuse fails t with a refused admission's error, if there is one.
@@ -189,6 +157,18 @@ func (e *Engine) refuse(t *task, err error) error {
 // do admits t and waits for it; the caller keeps (and releases) its hold.
 func (e *Engine) do(t *task) error {
 	if err := e.admit(t); err != nil {
+		return err
+	}
+	return t.wait()
+}
+
+// write admits a write through its line (lines.go), or straight to the pool
+// with batching off, and waits for it.
+func (e *Engine) write(t *task) error {
+	if e.writes == nil {
+		return e.do(t)
+	}
+	if err := e.enter(e.writes, t); err != nil {
 		return err
 	}
 	return t.wait()
@@ -221,28 +201,4 @@ func (e *Engine) fail(t *task, err error) {
 	if behind != nil {
 		e.fail(behind, err) // and, through it, every task behind it
 	}
-}
-
-// reserveWrites admits n writes at once, or fails without admitting any.
-// With batching on it reserves, beside n places in the batcher, a pool slot
-// for each write, so that no batch of them can be refused by a pool full of
-// other work after some were written (submitBatch spends them).
-func (e *Engine) reserveWrites(ctx context.Context, n int) error {
-	if e.closing.Load() {
-		return &Error{Kind: ErrClosed, Op: "submit"}
-	}
-	if err := ctx.Err(); err != nil {
-		return classify("submit", err)
-	}
-	ok := e.writeGate().reserve(n)
-	if ok && e.batch != nil && !e.pool.gate.reserve(n) {
-		e.batch.gate.unreserve(n)
-		ok = false
-	}
-	if !ok {
-		err := &Error{Kind: ErrOverloaded, Op: "submit"}
-		e.metrics.rejected(err)
-		return err
-	}
-	return nil
 }

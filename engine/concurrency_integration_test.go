@@ -101,7 +101,7 @@ func TestRacingUpdatesNeverMix(t *testing.T) {
 	assert.Zero(t, notIncreasing, "updated_at did not grow")
 }
 
-// TestCreateHeldInQueueThenUpdate holds each insert in the batcher (linger)
+// TestCreateHeldInQueueThenUpdate holds each insert in its write line (linger)
 // before it is sent: its write timestamp must still be its created_at, and
 // an update acknowledged after it must win.
 func TestCreateHeldInQueueThenUpdate(t *testing.T) {
@@ -258,7 +258,7 @@ func readAlong(e *Engine, n int, timeout time.Duration, id func() UUID) (stop fu
 }
 
 // TestCloseDuringBatchCreate closes the engine while a batch create is
-// being handed to the batcher: the batch ends fully written (Close flushes
+// being handed to the write lines: the batch ends fully written (Close flushes
 // what it accepted) or refused with nothing written, checked in CQL.
 func TestCloseDuringBatchCreate(t *testing.T) {
 	for try := 0; try < 4; try++ {
@@ -272,7 +272,7 @@ func TestCloseDuringBatchCreate(t *testing.T) {
 			_, err := e.CreateUsers(reqCtx(t), in, Options{})
 			done <- err
 		}()
-		for e.batch.gate.held.Load() == 0 && len(done) == 0 { // reserved: the hand-over starts
+		for e.pool.gate.held.Load() == 0 && len(done) == 0 { // reserved: the hand-over starts
 			runtime.Gosched()
 		}
 		cctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -26,8 +26,8 @@ type Engine struct {
 	inflight atomic.Int64 // tasks executing on workers
 	stmts    statements
 	pool     *pool
-	batch    *batcher   // nil when BatchMax == 1
-	reads    *readLines // nil when ReadGroupMax == 1
+	writes   *lines // batching: nil when BatchMax == 1
+	reads    *lines // read grouping: nil when ReadGroupMax == 1
 	flights  flights
 	updates  updateLines
 	stamps   *stamper
@@ -38,6 +38,7 @@ type Engine struct {
 
 	connected atomic.Bool
 	closing   atomic.Bool
+	admitting atomic.Int64 // admitWrites hand-overs under way; Close waits for them
 	closeOnce sync.Once
 	closeErr  error
 	stop      chan struct{} // ends the background loops
@@ -45,7 +46,7 @@ type Engine struct {
 }
 
 // New connects to Cassandra, creates the keyspace and table when missing
-// (unless cfg.SkipSchema), and starts the pool and batcher.
+// (unless cfg.SkipSchema), and starts the pool.
 func New(ctx context.Context, cfg Config) (*Engine, error) {
 	cfg = cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
@@ -95,10 +96,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	if cfg.ReadGroupMax > 1 {
-		e.reads = newReadLines(cfg.ReadGroupMax, cfg.ReadGroupInflight, e.batchReplicaSet, e.pool.gate)
+		e.reads = e.newLines(kindReadGroup, cfg.ReadGroupMax, cfg.ReadGroupInflight, 0)
 	}
 	if cfg.BatchMax > 1 {
-		e.batch = newBatcher(e.batchReplicaSet, e.submitBatch, cfg.BatchMax, cfg.BatchInflight, cfg.BatchLinger, cfg.QueueDepth)
+		e.writes = e.newLines(kindBatch, cfg.BatchMax, cfg.BatchInflight, cfg.BatchLinger)
 	}
 	e.connected.Store(true)
 	e.loops.Add(2)
@@ -163,15 +164,18 @@ func (e *Engine) refreshRing() error {
 	return nil
 }
 
-// Close refuses new work with ErrClosed, flushes every pending batch, lets
-// in-flight queries finish, and closes the session. Nothing accepted is
-// dropped unless ctx ends first.
+// Close refuses new work with ErrClosed, sends every lingering batch, lets
+// queued and in-flight queries finish, and closes the session. Nothing
+// accepted is dropped unless ctx ends first.
 func (e *Engine) Close(ctx context.Context) error {
 	e.closeOnce.Do(func() {
 		e.closing.Store(true)
 		var errs []error
-		if e.batch != nil {
-			errs = append(errs, e.batch.close(ctx))
+		for e.admitting.Load() > 0 && ctx.Err() == nil { // a batch create's hand-over, all or none
+			time.Sleep(50 * time.Microsecond)
+		}
+		if e.writes != nil {
+			e.writes.flush()
 		}
 		errs = append(errs, e.pool.close(ctx))
 		close(e.stop)
@@ -196,7 +200,7 @@ func (e *Engine) Connected() bool { return e.connected.Load() }
 // WriteMetrics writes the engine's metrics in Prometheus text format.
 func (e *Engine) WriteMetrics(w io.Writer) { e.metrics.set.WritePrometheus(w) }
 
-// batchReplicaSet is the batcher's grouping of a token: its replica set by
+// batchReplicaSet is the lines' grouping of a token: its replica set by
 // the current ring, or 0 (one group) before the ring is loaded or when
 // BatchIgnoreReplicas asks for plain multi-partition batches.
 func (e *Engine) batchReplicaSet(token int64) int {

@@ -230,7 +230,7 @@ func TestOverloadFailsFast(t *testing.T) {
 }
 
 func TestCloseFlushesPendingWrites(t *testing.T) {
-	// A long linger keeps writes pending in the batcher until Close flushes them.
+	// A long linger keeps writes waiting in their lines until Close flushes them.
 	e := newTestEngine(t, func(c *Config) { c.BatchLinger = 30 * time.Second; c.BatchMax = 100 })
 	ctx := reqCtx(t)
 	const n = 25
@@ -245,8 +245,7 @@ func TestCloseFlushesPendingWrites(t *testing.T) {
 			ids[i], errs[i] = u.ID, err
 		}(i)
 	}
-	require.Eventually(t, func() bool { return len(e.batch.gate.ch) == 0 }, 5*time.Second, 10*time.Millisecond)
-	time.Sleep(100 * time.Millisecond)
+	require.Eventually(t, func() bool { w, _ := linesCount(e.writes); return w == n }, 5*time.Second, 10*time.Millisecond)
 	cctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	require.NoError(t, e.Close(cctx))

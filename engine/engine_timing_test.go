@@ -27,25 +27,16 @@ func BenchmarkSubmitAndComplete(b *testing.B) {
 	})
 }
 
-// BenchmarkBatcher: writes through grouping, flush and completion, with the
+// BenchmarkWriteLines: writes through their lines, batching and completion, with the
 // batch execution replaced by an immediate completion.
-func BenchmarkBatcher(b *testing.B) {
+func BenchmarkWriteLines(b *testing.B) {
 	r, err := newRing(map[string][]int64{"a": {-1 << 62}, "b": {0}, "c": {1 << 62}}, nil, replication{factor: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
-	e := testEngine(b, 64, 4096, func(e *Engine, tk *task) *task {
-		finishAll(&tk.batch, nil, nil)
-		tk.finish(nil)
-		return nil
-	})
+	e := testEngine(b, 64, 4096, finishWriteUnit)
 	e.ring.Store(r)
-	e.batch = newBatcher(e.batchReplicaSet, e.submitBatch, 10, 4, 0, 4096)
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = e.batch.close(ctx)
-	}()
+	e.writes = e.newLines(kindBatch, 10, 4, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	b.ReportAllocs()
@@ -56,7 +47,7 @@ func BenchmarkBatcher(b *testing.B) {
 			id[0]++
 			tk := acquireTask(ctx, kindWrite, gocql.LocalQuorum)
 			tk.id = id
-			if err := e.do(tk); err != nil {
+			if err := e.write(tk); err != nil {
 				b.Error(err)
 			}
 			tk.release()

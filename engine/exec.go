@@ -64,9 +64,9 @@ func (e *Engine) execute(t *task) *task {
 	case kindReadGroup:
 		return e.runReadGroup(t)
 	case kindWrite:
-		t.finish(e.runWrite(t))
+		return e.runLoneWrite(t)
 	case kindBatch:
-		e.runBatch(t)
+		return e.runBatch(t)
 	case kindUpdate:
 		return e.runUpdates(t)
 	case kindPage:
@@ -166,6 +166,20 @@ func (e *Engine) bindWrite(t *task) (string, []any) {
 	return e.stmts.insert, []any{id, u.Name, u.Email, u.Age, u.CreatedAt, u.UpdatedAt, t.stamp}
 }
 
+// runLoneWrite runs a write that is a unit of its own and returns its
+// line's next unit (nil outside lines: batching off).
+func (e *Engine) runLoneWrite(t *task) *task {
+	inLine, key := t.inLine, t.line
+	err := e.runWrite(t)
+	if !inLine {
+		t.finish(err)
+		return nil
+	}
+	e.metrics.batchSize.Update(1)
+	t.finish(err)
+	return e.writes.next(key)
+}
+
 func (e *Engine) runWrite(t *task) error {
 	stmt, args := e.bindWrite(t)
 	start := time.Now()
@@ -183,16 +197,19 @@ func statementName(op writeOp) string {
 	return "insert"
 }
 
-// runBatch executes the entries of a batch as one UNLOGGED batch routed by
-// its first entry's key; every entry shares that entry's replicas.
-func (e *Engine) runBatch(t *task) {
+// runBatch executes the entries of a batch, a unit of a write line
+// (lines.go), as one UNLOGGED batch routed by its first entry's key (every
+// entry shares that entry's replicas), and returns the line's next unit.
+func (e *Engine) runBatch(t *task) *task {
+	key := t.line
 	// t.batch keeps the live entries until they are finished, so that a
-	// panic (recovered in run) still completes every caller.
+	// panic (recovered in run) still completes every caller and the guard's
+	// fail hands the line on.
 	dropExpired(&t.batch, time.Now())
 	live := t.batch
 	if len(live) == 0 {
 		t.finish(nil)
-		return
+		return e.writes.next(key)
 	}
 	var err error
 	start := time.Now()
@@ -216,6 +233,7 @@ func (e *Engine) runBatch(t *task) {
 	e.metrics.batchSize.Update(float64(len(live)))
 	finishAll(&t.batch, nil, err)
 	t.finish(err)
+	return e.writes.next(key)
 }
 
 // routingObserver records, for each batch attempt, which node coordinated

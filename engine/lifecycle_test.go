@@ -160,9 +160,9 @@ func TestPanicMidFollowersFinishesEachOnce(t *testing.T) {
 		"every task recycled exactly once")
 }
 
-// TestBatcherCloseRespectsInflight: the flush on close sends pending writes
-// without lingering but never more batches of a group at once than allowed.
-func TestBatcherCloseRespectsInflight(t *testing.T) {
+// TestWriteLineCloseRespectsInflight: the flush on close sends lingering
+// writes at once but never more batches of a line at once than allowed.
+func TestWriteLineCloseRespectsInflight(t *testing.T) {
 	var running, most atomic.Int32
 	e := testEngine(t, 16, 1024, func(e *Engine, tk *task) *task {
 		n := running.Add(1)
@@ -170,20 +170,20 @@ func TestBatcherCloseRespectsInflight(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 		running.Add(-1)
-		finishAll(&tk.batch, nil, nil)
-		tk.finish(nil)
-		return nil
+		return finishWriteUnit(e, tk)
 	})
-	e.batch = newBatcher(func(int64) int { return 0 }, e.submitBatch, 2, 1, time.Hour, 1024)
+	e.writes = e.newLines(kindBatch, 2, 1, time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var tasks []*task
 	for i := 0; i < 9; i++ {
 		tk := acquireTask(ctx, kindWrite, gocql.One)
-		require.NoError(t, e.batch.gate.send(tk))
+		tk.id = newID()
+		require.NoError(t, e.enter(e.writes, tk))
 		tasks = append(tasks, tk)
 	}
-	require.NoError(t, e.batch.close(ctx))
+	e.closing.Store(true)
+	e.writes.flush()
 	for i, tk := range tasks {
 		assert.NoError(t, tk.wait(), "write %d flushed on close", i)
 		tk.release()

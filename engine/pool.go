@@ -101,6 +101,21 @@ func (p *pool) submit(t *task) error {
 	return p.gate.send(t)
 }
 
+// submitReserved runs t, for which reserve took a place in the queue:
+// straight on an idle worker (the place goes back) or queued in that place.
+func (p *pool) submitReserved(t *task) error {
+	switch err := p.invoke(t); err {
+	case nil:
+		p.gate.unreserve(1)
+		return nil
+	case errBusy:
+		return p.gate.sendReserved(t)
+	default:
+		p.gate.unreserve(1)
+		return err
+	}
+}
+
 // dispatch hands queued tasks, in order, to workers as they free up.
 func (p *pool) dispatch() {
 	defer close(p.dispatched)

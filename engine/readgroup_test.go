@@ -100,17 +100,17 @@ func blockedLine(t *testing.T, ctx context.Context, size, depth int, fn func(e *
 		}
 		return fn(e, tk)
 	})
-	e.reads = newReadLines(4, 1, func(int64) int { return 0 }, e.pool.gate)
+	e.reads = e.newLines(kindReadGroup, 4, 1, 0)
 	first = goRead(e, ctx, newID())
 	require.Eventually(t, func() bool { return started.Load() == 1 }, 5*time.Second, time.Millisecond)
 	return e, first, release
 }
 
-// lineState is how many reads wait in e's lines and how many queries they count.
-func lineState(e *Engine) (waiting, running int) {
-	e.reads.mu.Lock()
-	defer e.reads.mu.Unlock()
-	for _, l := range e.reads.m {
+// linesCount is how many tasks wait in ls and how many units they count.
+func linesCount(ls *lines) (waiting, running int) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	for _, l := range ls.m {
 		waiting, running = waiting+len(l.waiting), running+l.running
 	}
 	return waiting, running
@@ -118,7 +118,7 @@ func lineState(e *Engine) (waiting, running int) {
 
 func waitInLine(t *testing.T, e *Engine, n int) {
 	t.Helper()
-	require.Eventually(t, func() bool { w, _ := lineState(e); return w == n }, 5*time.Second, time.Millisecond,
+	require.Eventually(t, func() bool { w, _ := linesCount(e.reads); return w == n }, 5*time.Second, time.Millisecond,
 		"%d reads waiting in the line", n)
 }
 
@@ -148,7 +148,7 @@ func settle(t *testing.T, e *Engine, before int64) {
 		"every task recycled (%d live, want %d)", liveTasks.Load(), before)
 	assert.True(t, flightsLanded(e), "every flight landed")
 	if e.reads != nil {
-		w, r := lineState(e)
+		w, r := linesCount(e.reads)
 		assert.Equal(t, [2]int{0, 0}, [2]int{w, r}, "no read waits or runs in a line")
 	}
 	assert.Zero(t, e.pool.gate.held.Load(), "every place in the pool's queue given back")
@@ -271,7 +271,7 @@ func TestReadLineOverloadIsImmediate(t *testing.T) {
 	_, err := e.GetUser(ctx, newID(), Options{})
 	assert.ErrorIs(t, err, ErrOverloaded, "the line is full and the pool's queue has no room")
 	assert.Less(t, time.Since(start), 100*time.Millisecond, "refused at once, not after waiting")
-	w, _ := lineState(e)
+	w, _ := linesCount(e.reads)
 	assert.Equal(t, 2, w, "the refused read did not join the line")
 	close(release)
 	for i, ch := range res {
@@ -393,7 +393,7 @@ func TestReadGroupPanicAloneAfterExpiry(t *testing.T) {
 	r := <-res[0]
 	assert.ErrorIs(t, r.err, errInternal, "the read that panicked gets an internal error")
 	assert.Less(t, r.took, 500*time.Millisecond, "at once, not at its deadline")
-	_, running := lineState(e)
+	_, running := linesCount(e.reads)
 	assert.Zero(t, running, "the line's query ended")
 	later, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()

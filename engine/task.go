@@ -1,8 +1,8 @@
 package engine
 
 // A task is the one request object that flows from a caller to a worker and
-// back: decode -> admit (admit.go) -> batch (batcher.go) -> execute
-// (exec.go) -> complete (here) -> answer.
+// back: decode -> line (lines.go) -> admit (admit.go) -> execute (exec.go)
+// -> complete (here) -> answer.
 //
 // Lifecycle, the only rules there are:
 //
@@ -19,10 +19,12 @@ package engine
 //     list before it is finished, so a panic halfway never finishes one twice.
 //   - finish or fail is the last thing an executor does with a task: once
 //     completed, the caller may release it and the pool may hand it out again.
-//   - A batch task has no caller: newBatchTask gives it the executor's hold only.
+//   - A unit of several tasks (a batch, a read group) has no caller: it has
+//     the executor's hold only (lines.unit).
 //   - A task that waits for another (a read's next query, an update behind
-//     one of the same id) is held by that line until a worker takes it: the
-//     worker that completes the task ahead runs it next (Engine.run).
+//     one of the same id, a read or write in a full line) is held by that
+//     line until a worker takes it: the worker that completes the task ahead
+//     runs it next (Engine.run).
 //
 // A hold given back more often than it was taken panics with "BUG:", like
 // fasthttp does, instead of recycling a task someone still uses.
@@ -41,8 +43,8 @@ type taskKind uint8
 
 const (
 	kindGet       taskKind = iota // read one user (leader of a coalesced flight)
-	kindWrite                     // one insert or delete, run alone (BatchMax=1) or inside a batch
-	kindBatch                     // an UNLOGGED batch of kindWrite tasks
+	kindWrite                     // one insert or delete, run alone or inside a batch
+	kindBatch                     // an UNLOGGED batch of kindWrite tasks (a write line's unit)
 	kindUpdate                    // read, merge, write
 	kindPage                      // fetch one page of the table
 	kindProbe                     // SELECT ... LIMIT 1
@@ -76,27 +78,24 @@ type task struct {
 	cl   gocql.Consistency
 
 	// inputs and results; which fields matter depends on kind
-	id      UUID
-	op      writeOp
-	token   int64
-	stamp   int64 // write timestamp (us) of an insert or update, see stamp.go
-	prepaid bool  // kindWrite: its batch's pool slot was reserved with it
-	user    User
-	patch   UserPatch
-	limit   int
-	state   []byte // page state in (kindPage); next state out
+	id    UUID
+	op    writeOp
+	token int64
+	stamp int64 // write timestamp (us) of an insert or update, see stamp.go
+	user  User
+	patch UserPatch
+	limit int
+	state []byte // page state in (kindPage); next state out
 
 	users []User // page rows out (kindPage), reused between pages
 
-	batch     []*task  // kindBatch: its entries; kindReadGroup: its reads
-	owner     *batcher // kindBatch: told when the batch completes
-	groupKey  int      // kindBatch: the batcher group to credit on completion
-	followers []*task  // kindGet: coalesced readers waiting on this query
-	next      *task    // kindUpdate: the update of the same id queued behind this one
+	batch     []*task // kindBatch: its entries; kindReadGroup: its reads
+	followers []*task // kindGet: coalesced readers waiting on this query
+	next      *task   // kindUpdate: the update of the same id queued behind this one
 
-	// kindGet and kindReadGroup with read grouping on (readgroup.go)
-	line     int  // the read line: replica set and consistency
-	inLine   bool // counted as one of the line's running queries
+	// reads and writes in lines (lines.go)
+	line     int  // the line: replica set and consistency
+	inLine   bool // counted as one of the line's running units
 	lineHeld bool // waiting in the line, holding a place in the pool's queue
 	found    bool // kindGet in a group: its row was returned
 
@@ -118,15 +117,6 @@ func acquireTask(ctx context.Context, kind taskKind, cl gocql.Consistency) *task
 	t.kind, t.ctx, t.cl = kind, ctx, cl
 	t.refs.Store(2)
 	liveTasks.Add(1)
-	return t
-}
-
-// newBatchTask returns a batch of entries for group key of b. No caller
-// waits on a batch, only its entries' callers: it has the executor's hold only.
-func newBatchTask(ctx context.Context, cl gocql.Consistency, entries []*task, b *batcher, key int) *task {
-	t := acquireTask(ctx, kindBatch, cl)
-	t.refs.Store(1)
-	t.batch, t.owner, t.groupKey = entries, b, key
 	return t
 }
 
@@ -161,16 +151,10 @@ func (t *task) complete(err error) bool {
 }
 
 // finish completes the task and, if this call completed it, gives the
-// executor's hold back. A batch also tells its batcher, after the task may
-// already be recycled, so the owner and key are read first.
+// executor's hold back.
 func (t *task) finish(err error) {
-	owner, key := t.owner, t.groupKey
-	if !t.complete(err) {
-		return
-	}
-	t.release()
-	if owner != nil {
-		owner.done(key)
+	if t.complete(err) {
+		t.release()
 	}
 }
 

@@ -276,21 +276,32 @@ func TestGroupContextTakesLatestDeadline(t *testing.T) {
 }
 
 // TestPanicInBatchCompletesEntries: a batch whose execution panics still
-// completes every caller with an error instead of leaving them to time out.
+// completes every caller with an error instead of leaving them to time out,
+// and its line goes on: a later write of the same line runs.
 func TestPanicInBatchCompletesEntries(t *testing.T) {
+	block := make(chan struct{})
 	e := testEngine(t, 2, 8, func(e *Engine, tk *task) *task {
 		if tk.kind == kindBatch {
 			dropExpired(&tk.batch, time.Now())
 			panic("boom")
 		}
-		tk.finish(nil)
-		return nil
+		<-block
+		return finishWriteUnit(e, tk)
 	})
+	e.writes = e.newLines(kindBatch, 4, 1, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	entries := []*task{acquireTask(ctx, kindWrite, 0), acquireTask(ctx, kindWrite, 0)}
-	bt := newBatchTask(ctx, 0, append([]*task(nil), entries...), nil, 0)
-	require.NoError(t, e.admit(bt))
+	write := func() *task {
+		tk := acquireTask(ctx, kindWrite, 0)
+		tk.id = newID()
+		require.NoError(t, e.enter(e.writes, tk))
+		return tk
+	}
+	first := write() // alone, held by block
+	entries := []*task{write(), write()}
+	close(block)
+	require.NoError(t, first.wait())
+	first.release()
 	start := time.Now()
 	for i, w := range entries {
 		err := w.wait()
@@ -299,6 +310,12 @@ func TestPanicInBatchCompletesEntries(t *testing.T) {
 		w.release()
 	}
 	assert.Less(t, time.Since(start), 4*time.Second, "completed at once, not at the deadline")
+	later := write()
+	assert.NoError(t, later.wait(), "the line was handed on after the panic")
+	later.release()
+	waiting, running := linesCount(e.writes)
+	assert.Equal(t, [2]int{0, 0}, [2]int{waiting, running}, "the line ended")
+	assert.Zero(t, e.pool.gate.held.Load(), "every place in the queue given back")
 }
 
 func TestPoolReserveIsAllOrNothing(t *testing.T) {

@@ -6,9 +6,10 @@ import (
 	"sync"
 )
 
-// Writes, the caller's side: creates and deletes go through the batcher
-// (batcher.go), updates run as one read-merge-write task. The statements
-// run on a worker (exec.go).
+// Writes, the caller's side: creates and deletes go through the write
+// lines (lines.go), which batch writes of one replica set as they queue up;
+// updates run as one read-merge-write task. The statements run on a worker
+// (exec.go).
 
 // newID returns a random (version 4) UUID.
 func newID() UUID {
@@ -70,8 +71,8 @@ func (l *updateLines) leave(t *task) *task {
 	return next
 }
 
-// CreateUser writes one user through the token-aware batcher and returns it
-// with its new id and timestamps once its batch has succeeded.
+// CreateUser writes one user through its replica set's write line and
+// returns it with its new id and timestamps once the write has succeeded.
 func (e *Engine) CreateUser(ctx context.Context, in NewUser, opt Options) (User, error) {
 	ts := e.stamps.next(0)
 	now := stampTime(ts)
@@ -79,22 +80,19 @@ func (e *Engine) CreateUser(ctx context.Context, in NewUser, opt Options) (User,
 	t := acquireTask(ctx, kindWrite, e.consistency(opt))
 	defer t.release()
 	t.op, t.id, t.user, t.stamp = opInsert, u.ID, u, ts
-	if err := e.do(t); err != nil {
+	if err := e.write(t); err != nil {
 		return User{}, err
 	}
 	return u, nil
 }
 
-// CreateUsers writes all users through the batcher; the result is in input
-// order. It is admitted whole or refused whole: ErrOverloaded or ErrClosed
+// CreateUsers writes all users through the write lines; the result is in
+// input order. It is admitted whole or refused whole: ErrOverloaded or ErrClosed
 // means nothing was written. On a later error (a timeout, Cassandra
 // failing) some users may have been written, and none is reported written.
 func (e *Engine) CreateUsers(ctx context.Context, in []NewUser, opt Options) ([]User, error) {
 	if len(in) == 0 {
 		return nil, nil
-	}
-	if err := e.reserveWrites(ctx, len(in)); err != nil {
-		return nil, err
 	}
 	out := make([]User, len(in))
 	tasks := make([]*task, len(in))
@@ -112,11 +110,11 @@ func (e *Engine) CreateUsers(ctx context.Context, in []NewUser, opt Options) ([]
 			t.release()
 		}
 	}()
-	if err := e.admitReserved(tasks); err != nil {
+	if err := e.admitWrites(ctx, tasks); err != nil {
 		return nil, err
 	}
 	// Every write is awaited, even after a failure, so that no caller hold
-	// is given back while the batcher still has the task.
+	// is given back while a line or a batch still has the task.
 	var firstErr error
 	for _, t := range tasks {
 		if err := t.wait(); err != nil && firstErr == nil {
@@ -146,5 +144,5 @@ func (e *Engine) DeleteUser(ctx context.Context, id UUID, opt Options) error {
 	t := acquireTask(ctx, kindWrite, e.consistency(opt))
 	defer t.release()
 	t.op, t.id = opDelete, id
-	return e.do(t)
+	return e.write(t)
 }

@@ -1,0 +1,305 @@
+package engine
+
+import (
+	"sync"
+	"time"
+
+	"github.com/gocql/gocql"
+)
+
+// Lines: how reads and writes are grouped per replica set without a
+// goroutine, timer or hand-off of their own.
+//
+// A line per replica set (and consistency level) lets `inflight` units run
+// at once, a unit being one query: a lone task, or several as one grouped
+// query (an IN read, readgroup.go; an UNLOGGED batch, exec.go runBatch).
+// While its line has room a task is admitted like any other, alone: at low
+// load nothing waits and nothing changes. A task arriving at a full line
+// waits in it, holding a place in the pool's queue (so overload still
+// answers ErrOverloaded at once, and the queue bounds everything waiting),
+// and the worker that ends a unit of that line takes up to `max` waiting
+// tasks as its next unit (Engine.run). Units grow only as work queues up.
+//
+// Every member of a unit shares one replica set, and the unit's query is
+// routed by its first member's key, so it goes to a replica of all of them.
+//
+// Writes may linger: with linger > 0 a write waits in its line even when
+// the line has room, until max writes gather or linger passes (a timer per
+// line, armed by the first waiting write), for fuller batches at moderate
+// load. Writes waiting behind a running unit never linger: the worker that
+// ends it takes them at once.
+type lines struct {
+	kind       taskKind        // what a unit of several members is: kindReadGroup or kindBatch
+	max        int             // members per unit
+	inflight   int             // units of a line in flight before tasks wait
+	linger     time.Duration   // writes only: how long a partial unit may wait for company
+	replicaSet func(int64) int // the grouping of a token (Engine.batchReplicaSet)
+	queue      *gate           // the pool's: a waiting task holds a place in it
+	submit     func(u *task)   // hands a unit to the pool, failing it if refused (Engine.submitUnit)
+
+	mu     sync.Mutex
+	m      map[int]*lineState
+	timers uint64 // linger timers armed so far: names each one
+}
+
+type lineState struct {
+	running int         // units in flight (or admitted to the pool) in this line
+	waiting []*task     // tasks waiting for a unit to end (or for linger), oldest first
+	timer   *time.Timer // linger: armed while writes wait with room to run
+	timerID uint64      // which one (lines.timers) timer is
+}
+
+// newLines makes the lines of e's reads (kindReadGroup) or writes
+// (kindBatch); replicaSet groups tokens, the pool's queue bounds the waiting.
+func (e *Engine) newLines(kind taskKind, max, inflight int, linger time.Duration) *lines {
+	return &lines{
+		kind: kind, max: max, inflight: inflight, linger: linger,
+		replicaSet: e.batchReplicaSet, queue: e.pool.gate, submit: e.submitUnit,
+		m: make(map[int]*lineState),
+	}
+}
+
+// lineKey is the line of a replica set and consistency level.
+func lineKey(set int, cl gocql.Consistency) int { return set<<4 | int(cl)&0xf }
+
+// linesOf is the lines a task of t's kind runs in (nil: none).
+func (e *Engine) linesOf(t *task) *lines {
+	if t.kind == kindWrite || t.kind == kindBatch {
+		return e.writes
+	}
+	return e.reads
+}
+
+func (ls *lines) state(key int) *lineState {
+	l := ls.m[key]
+	if l == nil {
+		l = &lineState{}
+		ls.m[key] = l
+	}
+	return l
+}
+
+// enter admits t through its line without blocking: alone to the pool while
+// the line has room (and nothing lingers), else into the line. On error t
+// has been failed (Engine.admit); the caller waits with t.wait either way.
+func (e *Engine) enter(ls *lines, t *task) error {
+	t.token = Token(t.id)
+	t.line = lineKey(ls.replicaSet(t.token), t.cl)
+	ls.mu.Lock()
+	l := ls.state(t.line)
+	if l.running < ls.inflight && ls.linger == 0 {
+		l.running++
+		ls.mu.Unlock()
+		t.inLine = true // a refused admission leaves the line in fail
+		return e.admit(t)
+	}
+	var err error
+	switch {
+	case e.closing.Load(): // checked under mu: Close's flush sees every task that passed it
+		err = ErrClosed
+	case t.ctx.Err() != nil:
+		err = t.ctx.Err()
+	case !ls.queue.reserve(1): // the same bound as a queued task's
+		err = ErrOverloaded
+	}
+	if err != nil {
+		ls.mu.Unlock()
+		return e.refuse(t, err)
+	}
+	t.lineHeld = true
+	u := ls.queueLocked(l, t)
+	ls.mu.Unlock()
+	ls.submit(u)
+	return nil
+}
+
+// enterAll admits writes whose places in the pool's queue reserveWrites
+// took: each goes alone to the pool while its line has room, else waits in
+// its line on its reservation. The caller has checked the engine is not
+// closing, and Close waits for enterAll to return (Engine.admitting), so
+// all of them run, or, only on a failure after admission, fail.
+func (e *Engine) enterAll(ls *lines, ts []*task) {
+	var alone, units []*task
+	ls.mu.Lock()
+	for _, t := range ts {
+		t.token = Token(t.id)
+		t.line = lineKey(ls.replicaSet(t.token), t.cl)
+		l := ls.state(t.line)
+		if l.running < ls.inflight && ls.linger == 0 {
+			l.running++
+			t.inLine = true
+			alone = append(alone, t)
+			continue
+		}
+		t.lineHeld = true
+		if u := ls.queueLocked(l, t); u != nil {
+			units = append(units, u)
+		}
+	}
+	ls.mu.Unlock()
+	for _, t := range alone {
+		e.refuse(t, e.pool.submitReserved(t))
+	}
+	for _, u := range units {
+		ls.submit(u)
+	}
+}
+
+// queueLocked puts t, holding its place in the queue, at the end of line l
+// and returns a unit to submit when lingering writes fill one (or nil).
+// Under ls.mu.
+func (ls *lines) queueLocked(l *lineState, t *task) *task {
+	key := t.line
+	l.waiting = append(l.waiting, t)
+	if ls.linger == 0 || l.running >= ls.inflight {
+		return nil // a running unit's worker takes it
+	}
+	if len(l.waiting) >= ls.max {
+		if l.timer != nil {
+			l.timer.Stop()
+			l.timer = nil
+		}
+		return ls.unit(key, ls.takeLocked(l))
+	}
+	if l.timer == nil {
+		ls.timers++
+		id := ls.timers
+		l.timer, l.timerID = time.AfterFunc(ls.linger, func() { ls.lingered(key, id) }), id
+	}
+	return nil
+}
+
+// lingered sends what waits in line key once its linger passed, if the line
+// has room (else the worker of a running unit takes it).
+func (ls *lines) lingered(key int, id uint64) {
+	ls.mu.Lock()
+	l := ls.m[key]
+	if l == nil || l.timer == nil || l.timerID != id { // stopped, or another timer's line
+		ls.mu.Unlock()
+		return
+	}
+	l.timer = nil
+	var u *task
+	switch {
+	case l.running < ls.inflight && len(l.waiting) > 0:
+		u = ls.unit(key, ls.takeLocked(l))
+	case l.running == 0 && len(l.waiting) == 0:
+		delete(ls.m, key)
+	}
+	ls.mu.Unlock()
+	ls.submit(u)
+}
+
+// flush sends every lingering line's writes at once, within the in-flight
+// cap (Close, before the pool stops taking work).
+func (ls *lines) flush() {
+	var units []*task
+	ls.mu.Lock()
+	for key, l := range ls.m {
+		if l.timer != nil {
+			l.timer.Stop()
+			l.timer = nil
+		}
+		for l.running < ls.inflight && len(l.waiting) > 0 {
+			units = append(units, ls.unit(key, ls.takeLocked(l)))
+		}
+	}
+	ls.mu.Unlock()
+	for _, u := range units {
+		ls.submit(u)
+	}
+}
+
+// wait puts t, an admitted task (the next query of a hot id, which a
+// running query of line key made the flight's running one), at the end of
+// the line. The unit that ends next takes it, or, if that one fails, the
+// unit leaveLine hands on: a task in the line is never lost.
+func (ls *lines) wait(key int, t *task) {
+	ls.mu.Lock()
+	t.line = key
+	l := ls.m[key]
+	l.waiting = append(l.waiting, t)
+	ls.mu.Unlock()
+}
+
+// next ends one unit of line key and returns the line's next unit, now
+// counted as running there, for the caller to run: one waiting task alone,
+// several as a group, or nil when none waits.
+func (ls *lines) next(key int) *task {
+	ls.mu.Lock()
+	l := ls.m[key]
+	l.running--
+	if len(l.waiting) == 0 {
+		if l.running == 0 && l.timer == nil {
+			delete(ls.m, key) // rings change; keep the map small
+		}
+		ls.mu.Unlock()
+		return nil
+	}
+	u := ls.unit(key, ls.takeLocked(l))
+	ls.mu.Unlock()
+	return u
+}
+
+// takeLocked takes up to max waiting tasks off l as one running unit's
+// members. Under ls.mu.
+func (ls *lines) takeLocked(l *lineState) []*task {
+	n := min(len(l.waiting), ls.max)
+	members := make([]*task, n)
+	copy(members, l.waiting)
+	rest := copy(l.waiting, l.waiting[n:])
+	clear(l.waiting[rest:])
+	l.waiting = l.waiting[:rest]
+	l.running++
+	return members
+}
+
+// unit makes the task that runs members as one query: the task itself when
+// it is alone, else a group task of the lines' kind that lives as long as
+// its most patient member. Their places in the pool's queue go back: the
+// unit runs on the worker that took it, or is submitted afresh.
+func (ls *lines) unit(key int, members []*task) *task {
+	held := 0
+	for _, t := range members {
+		if t.lineHeld {
+			t.lineHeld = false
+			held++
+		}
+	}
+	ls.queue.unreserve(held)
+	if len(members) == 1 {
+		t := members[0]
+		t.inLine = true
+		return t
+	}
+	ctx := members[0].ctx
+	latest, bounded := ctx.Deadline()
+	for _, t := range members[1:] {
+		if !bounded {
+			break
+		}
+		if d, ok := t.ctx.Deadline(); !ok || d.After(latest) {
+			ctx, latest, bounded = t.ctx, d, ok
+		}
+	}
+	g := acquireTask(ctx, ls.kind, members[0].cl)
+	g.refs.Store(1) // no caller waits on a unit, only its members' callers
+	g.batch, g.line, g.inLine = members, key, true
+	return g
+}
+
+// submitUnit hands a unit taken off a line to the pool; a refused unit is
+// failed, and leaves the line in turn (leaveLine).
+func (e *Engine) submitUnit(u *task) {
+	if u != nil {
+		_ = e.refuse(u, e.pool.submit(u))
+	}
+}
+
+// leaveLine ends the unit t was, after t failed, and hands the line's next
+// unit to the pool.
+func (e *Engine) leaveLine(t *task) {
+	t.inLine = false
+	ls := e.linesOf(t)
+	ls.submit(ls.next(t.line))
+}
