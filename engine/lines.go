@@ -113,11 +113,11 @@ func (e *Engine) enter(ls *lines, t *task) error {
 	return nil
 }
 
-// enterAll admits writes whose places in the pool's queue reserveWrites
-// took: each goes alone to the pool while its line has room, else waits in
-// its line on its reservation. The caller has checked the engine is not
-// closing, and Close waits for enterAll to return (Engine.admitting), so
-// all of them run, or, only on a failure after admission, fail.
+// enterAll admits writes whose places in the pool's queue admitWrites
+// reserved: each goes alone to the pool while its line has room (giving its
+// place back as it starts), else waits in its line on its place. The caller
+// has checked the engine is not closing, and Close waits for the hand-over
+// (Engine.admitting), so all of them run, or fail only after admission.
 func (e *Engine) enterAll(ls *lines, ts []*task) {
 	var alone, units []*task
 	ls.mu.Lock()
@@ -138,7 +138,7 @@ func (e *Engine) enterAll(ls *lines, ts []*task) {
 	}
 	ls.mu.Unlock()
 	for _, t := range alone {
-		e.refuse(t, e.pool.submitReserved(t))
+		_ = e.refuse(t, e.pool.submitReserved(t))
 	}
 	for _, u := range units {
 		ls.submit(u)
