@@ -318,8 +318,9 @@ func (s *Server) panicked(ctx *fasthttp.RequestCtx, p any) {
 	writeDetail(ctx, fasthttp.StatusInternalServerError, detailInternal)
 }
 
-// deadline bounds one request's engine work: fasthttp's ctx.Done closes only
-// at shutdown, so every handler makes its own.
+// deadline bounds a stream's engine work with a context the handler can
+// cancel early (fasthttp's ctx.Done closes only at shutdown). Single
+// requests use the cheaper deadlines.after (deadline.go).
 func deadline(timeout time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), timeout)
 }

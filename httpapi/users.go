@@ -69,8 +69,7 @@ func (s *Server) createUser(ctx *fasthttp.RequestCtx, route string) {
 		errs.write(ctx)
 		return
 	}
-	c, cancel := deadline(timeout)
-	defer cancel()
+	c := deadlines.after(timeout)
 	u, err := s.store.CreateUser(c, in, opt)
 	if err != nil {
 		s.fail(ctx, route, err)
@@ -100,8 +99,7 @@ func (s *Server) getUser(ctx *fasthttp.RequestCtx, route string) {
 	if !ok {
 		return
 	}
-	c, cancel := deadline(timeout)
-	defer cancel()
+	c := deadlines.after(timeout)
 	u, err := s.store.GetUser(c, id, opt)
 	if err != nil {
 		s.fail(ctx, route, err)
@@ -123,8 +121,7 @@ func (s *Server) listUsers(ctx *fasthttp.RequestCtx, route string) {
 		errs.write(ctx)
 		return
 	}
-	c, cancel := deadline(timeout)
-	defer cancel()
+	c := deadlines.after(timeout)
 	page, err := s.store.ListUsers(c, limit, state, opt)
 	if err != nil {
 		s.fail(ctx, route, err)
@@ -165,8 +162,7 @@ func (s *Server) updateUser(ctx *fasthttp.RequestCtx, route string) {
 	if !ok {
 		return
 	}
-	c, cancel := deadline(timeout)
-	defer cancel()
+	c := deadlines.after(timeout)
 	u, err := s.store.UpdateUser(c, id, patch, opt)
 	if err != nil {
 		s.fail(ctx, route, err)
@@ -180,8 +176,7 @@ func (s *Server) deleteUser(ctx *fasthttp.RequestCtx, route string) {
 	if !ok {
 		return
 	}
-	c, cancel := deadline(timeout)
-	defer cancel()
+	c := deadlines.after(timeout)
 	if err := s.store.DeleteUser(c, id, opt); err != nil {
 		s.fail(ctx, route, err)
 		return
@@ -199,8 +194,7 @@ func (s *Server) createUsers(ctx *fasthttp.RequestCtx, route string) {
 		errs.write(ctx)
 		return
 	}
-	c, cancel := deadline(timeout)
-	defer cancel()
+	c := deadlines.after(timeout)
 	users, err := s.store.CreateUsers(c, in, opt)
 	if err != nil {
 		s.fail(ctx, route, err)
