@@ -1,7 +1,7 @@
 // Package engine owns everything that talks to Cassandra: the gocql session,
 // the schema, prepared statements, the bounded ants worker pool that runs
-// every query, the token-aware write batcher, read coalescing and grouping,
-// paging, the error taxonomy and the engine's metrics.
+// every query, the lines that batch writes and group reads per replica set,
+// read coalescing, paging, the error taxonomy and the engine's metrics.
 //
 // Callers (the HTTP layer) never see gocql: they call Engine methods with a
 // context whose deadline bounds the whole request, and get back plain Go
@@ -11,15 +11,21 @@
 //
 //	reads.go, writes.go, pages.go  the caller's side: GetUser (with coalescing),
 //	                               Create/Update/DeleteUser, ListUsers/StreamUsers
-//	admit.go                       admitted: the one entry point (Engine.admit) and
-//	                               the bounded gate the pool and batcher share
-//	batcher.go                     batched: writes grouped by replica set
-//	readgroup.go                   grouped: reads that queue up, one IN query
-//	                               per replica set (no goroutine of its own)
+//	lines.go                       grouped/batched: reads and writes that queue up,
+//	                               per replica set; the worker that ends a query
+//	                               of a line takes those waiting as its next one
+//	                               (no goroutine or hand-off of its own; a timer
+//	                               only for Config.BatchLinger)
+//	readgroup.go                   the read-specific part: one IN query for a group
+//	admit.go                       admitted: the one entry point (Engine.admit,
+//	                               admitWrites for a batch create) and the bounded
+//	                               gate shared by the pool's queue and the tasks
+//	                               waiting in lines
 //	pool.go                        queued and dispatched to the ants workers
 //	exec.go                        executed on a worker: the worker loop, the panic
 //	                               guard and the CQL of every task kind but the
-//	                               grouped read (readgroup.go)
+//	                               grouped read (readgroup.go), UNLOGGED batches
+//	                               included
 //	task.go                        completed: the request object and its lifecycle
 //	                               (who holds it, who completes it, who recycles it)
 //
@@ -27,7 +33,7 @@
 // engine.go (New, Close, background loops), connect.go (driver and TLS
 // settings), config.go, types.go (the public value types), errors.go (the
 // kinds: sentinel and metric label), metrics.go, schema.go (CQL text),
-// ring.go and murmur3.go (the token ring the batcher groups by).
+// ring.go and murmur3.go (the token ring the lines group by).
 //
 // engine must not import fasthttp, net/http handlers or the flag package;
 // configuration arrives as a Config struct.

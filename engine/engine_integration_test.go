@@ -158,7 +158,7 @@ func TestPagingVisitsEveryRowOnce(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalid, "malformed page state")
 }
 
-func TestConcurrentCreatesThroughBatcher(t *testing.T) {
+func TestConcurrentCreatesThroughWriteLines(t *testing.T) {
 	e := newTestEngine(t, nil)
 	ctx := reqCtx(t)
 	const n = 200

@@ -35,7 +35,7 @@ type lines struct {
 	linger     time.Duration   // writes only: how long a partial unit may wait for company
 	replicaSet func(int64) int // the grouping of a token (Engine.batchReplicaSet)
 	queue      *gate           // the pool's: a waiting task holds a place in it
-	submit     func(u *task)   // hands a unit to the pool, failing it if refused (Engine.submitUnit)
+	submit     func(u unit)    // hands a unit to the pool, failing it if refused (Engine.submitUnit)
 
 	mu     sync.Mutex
 	m      map[int]*lineState
@@ -113,13 +113,23 @@ func (e *Engine) enter(ls *lines, t *task) error {
 	return nil
 }
 
+// unit is the task that runs some waiting members of a line as one query,
+// and how many places in the pool's queue they held and still hold: a unit
+// handed to the pool keeps one of them, so an admitted task is never
+// refused for overload on its way to a worker.
+type unit struct {
+	t    *task
+	held int
+}
+
 // enterAll admits writes whose places in the pool's queue admitWrites
 // reserved: each goes alone to the pool while its line has room (giving its
 // place back as it starts), else waits in its line on its place. The caller
 // has checked the engine is not closing, and Close waits for the hand-over
 // (Engine.admitting), so all of them run, or fail only after admission.
 func (e *Engine) enterAll(ls *lines, ts []*task) {
-	var alone, units []*task
+	var alone []*task
+	var units []unit
 	ls.mu.Lock()
 	for _, t := range ts {
 		t.token = Token(t.id)
@@ -132,7 +142,7 @@ func (e *Engine) enterAll(ls *lines, ts []*task) {
 			continue
 		}
 		t.lineHeld = true
-		if u := ls.queueLocked(l, t); u != nil {
+		if u := ls.queueLocked(l, t); u.t != nil {
 			units = append(units, u)
 		}
 	}
@@ -146,27 +156,27 @@ func (e *Engine) enterAll(ls *lines, ts []*task) {
 }
 
 // queueLocked puts t, holding its place in the queue, at the end of line l
-// and returns a unit to submit when lingering writes fill one (or nil).
+// and returns a unit to submit when lingering writes fill one (or none).
 // Under ls.mu.
-func (ls *lines) queueLocked(l *lineState, t *task) *task {
+func (ls *lines) queueLocked(l *lineState, t *task) unit {
 	key := t.line
 	l.waiting = append(l.waiting, t)
 	if ls.linger == 0 || l.running >= ls.inflight {
-		return nil // a running unit's worker takes it
+		return unit{} // a running unit's worker takes it
 	}
 	if len(l.waiting) >= ls.max {
 		if l.timer != nil {
 			l.timer.Stop()
 			l.timer = nil
 		}
-		return ls.unit(key, ls.takeLocked(l))
+		return ls.take(key, l)
 	}
 	if l.timer == nil {
 		ls.timers++
 		id := ls.timers
 		l.timer, l.timerID = time.AfterFunc(ls.linger, func() { ls.lingered(key, id) }), id
 	}
-	return nil
+	return unit{}
 }
 
 // lingered sends what waits in line key once its linger passed, if the line
@@ -179,10 +189,10 @@ func (ls *lines) lingered(key int, id uint64) {
 		return
 	}
 	l.timer = nil
-	var u *task
+	var u unit
 	switch {
 	case l.running < ls.inflight && len(l.waiting) > 0:
-		u = ls.unit(key, ls.takeLocked(l))
+		u = ls.take(key, l)
 	case l.running == 0 && len(l.waiting) == 0:
 		delete(ls.m, key)
 	}
@@ -193,7 +203,7 @@ func (ls *lines) lingered(key int, id uint64) {
 // flush sends every lingering line's writes at once, within the in-flight
 // cap (Close, before the pool stops taking work).
 func (ls *lines) flush() {
-	var units []*task
+	var units []unit
 	ls.mu.Lock()
 	for key, l := range ls.m {
 		if l.timer != nil {
@@ -201,7 +211,7 @@ func (ls *lines) flush() {
 			l.timer = nil
 		}
 		for l.running < ls.inflight && len(l.waiting) > 0 {
-			units = append(units, ls.unit(key, ls.takeLocked(l)))
+			units = append(units, ls.take(key, l))
 		}
 	}
 	ls.mu.Unlock()
@@ -223,27 +233,35 @@ func (ls *lines) wait(key int, t *task) {
 }
 
 // next ends one unit of line key and returns the line's next unit, now
-// counted as running there, for the caller to run: one waiting task alone,
-// several as a group, or nil when none waits.
+// counted as running there, for the caller (the worker that ran the ended
+// one) to run: one waiting task alone, several as a group, or nil when none
+// waits. Its members' places in the pool's queue go back.
 func (ls *lines) next(key int) *task {
+	u := ls.handOn(key)
+	ls.queue.unreserve(u.held)
+	return u.t
+}
+
+// handOn ends one unit of line key and takes the line's next unit, if any,
+// its members still holding their places.
+func (ls *lines) handOn(key int) unit {
 	ls.mu.Lock()
+	defer ls.mu.Unlock()
 	l := ls.m[key]
 	l.running--
 	if len(l.waiting) == 0 {
 		if l.running == 0 && l.timer == nil {
 			delete(ls.m, key) // rings change; keep the map small
 		}
-		ls.mu.Unlock()
-		return nil
+		return unit{}
 	}
-	u := ls.unit(key, ls.takeLocked(l))
-	ls.mu.Unlock()
-	return u
+	return ls.take(key, l)
 }
 
-// takeLocked takes up to max waiting tasks off l as one running unit's
-// members. Under ls.mu.
-func (ls *lines) takeLocked(l *lineState) []*task {
+// take takes up to max waiting tasks off line l (key) as one running unit:
+// the task itself when it is alone, else a group task of the lines' kind
+// that lives as long as its most patient member. Under ls.mu.
+func (ls *lines) take(key int, l *lineState) unit {
 	n := min(len(l.waiting), ls.max)
 	members := make([]*task, n)
 	copy(members, l.waiting)
@@ -251,14 +269,10 @@ func (ls *lines) takeLocked(l *lineState) []*task {
 	clear(l.waiting[rest:])
 	l.waiting = l.waiting[:rest]
 	l.running++
-	return members
-}
-
-// unit makes the task that runs members as one query: the task itself when
-// it is alone, else a group task of the lines' kind that lives as long as
-// its most patient member. Their places in the pool's queue go back: the
-// unit runs on the worker that took it, or is submitted afresh.
-func (ls *lines) unit(key int, members []*task) *task {
+	if rest == 0 && l.timer != nil { // nothing left to linger for
+		l.timer.Stop()
+		l.timer = nil
+	}
 	held := 0
 	for _, t := range members {
 		if t.lineHeld {
@@ -266,11 +280,10 @@ func (ls *lines) unit(key int, members []*task) *task {
 			held++
 		}
 	}
-	ls.queue.unreserve(held)
 	if len(members) == 1 {
 		t := members[0]
 		t.inLine = true
-		return t
+		return unit{t, held}
 	}
 	ctx := members[0].ctx
 	latest, bounded := ctx.Deadline()
@@ -285,14 +298,22 @@ func (ls *lines) unit(key int, members []*task) *task {
 	g := acquireTask(ctx, ls.kind, members[0].cl)
 	g.refs.Store(1) // no caller waits on a unit, only its members' callers
 	g.batch, g.line, g.inLine = members, key, true
-	return g
+	return unit{g, held}
 }
 
-// submitUnit hands a unit taken off a line to the pool; a refused unit is
-// failed, and leaves the line in turn (leaveLine).
-func (e *Engine) submitUnit(u *task) {
-	if u != nil {
-		_ = e.refuse(u, e.pool.submit(u))
+// submitUnit hands a unit taken off a line to the pool on one of its
+// members' places in the queue, giving the others back. Only a unit whose
+// members held none (a read flight's next queries, lines.wait) can be
+// refused for overload. A refused unit is failed, and leaves the line in
+// turn (leaveLine).
+func (e *Engine) submitUnit(u unit) {
+	switch {
+	case u.t == nil:
+	case u.held > 0:
+		e.pool.gate.unreserve(u.held - 1)
+		_ = e.refuse(u.t, e.pool.submitReserved(u.t))
+	default:
+		_ = e.refuse(u.t, e.pool.submit(u.t))
 	}
 }
 
@@ -301,5 +322,5 @@ func (e *Engine) submitUnit(u *task) {
 func (e *Engine) leaveLine(t *task) {
 	t.inLine = false
 	ls := e.linesOf(t)
-	ls.submit(ls.next(t.line))
+	ls.submit(ls.handOn(t.line))
 }
