@@ -84,8 +84,9 @@ func (e *Engine) readRow(ctx context.Context, t *task) error {
 	start := time.Now()
 	var id gocql.UUID
 	u := &t.user
-	err := e.sessionFor().Query(e.stmts.get, gocql.UUID(t.id)).WithContext(ctx).Consistency(t.cl).Idempotent(true).
-		Scan(&id, &u.Name, &u.Email, &u.Age, &u.CreatedAt, &u.UpdatedAt)
+	q := e.sessionFor().Query(e.stmts.get, gocql.UUID(t.id)).WithContext(ctx).Consistency(t.cl).Idempotent(true)
+	err := q.Scan(&id, &u.Name, &u.Email, &u.Age, &u.CreatedAt, &u.UpdatedAt)
+	q.Release() // back to gocql's pool: one allocation less per query
 	e.metrics.observe("get", start, err)
 	u.ID = UUID(id)
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
@@ -185,7 +186,9 @@ func (e *Engine) runWrite(t *task) error {
 	start := time.Now()
 	// Inserts carry their id, values and timestamp from the first attempt,
 	// and deletes a fixed timestamp: repeating either cannot change the outcome.
-	err := e.sessionFor().Query(stmt, args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Exec()
+	q := e.sessionFor().Query(stmt, args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true)
+	err := q.Exec()
+	q.Release()
 	e.metrics.observe(statementName(t.op), start, err)
 	return classify("write", err)
 }
@@ -345,7 +348,9 @@ func (e *Engine) runUpdate(t *task) error {
 	// A retried attempt writes exactly what the first did, timestamp included.
 	args = append(args, u.UpdatedAt, id)
 	start := time.Now()
-	err := e.sessionFor().Query(e.stmts.update[mask], args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Exec()
+	q := e.sessionFor().Query(e.stmts.update[mask], args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true)
+	err := q.Exec()
+	q.Release()
 	e.metrics.observe("update", start, err)
 	return classify("update write", err)
 }

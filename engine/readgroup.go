@@ -102,8 +102,10 @@ func (e *Engine) readRows(g *task) error {
 		ids[i] = gocql.UUID(t.id)
 	}
 	start := time.Now()
-	iter := e.sessionFor().Query(e.stmts.getMany, ids).WithContext(ctx).Consistency(g.cl).
-		Idempotent(true).RoutingKey(ids[0][:]).Iter()
+	q := e.sessionFor().Query(e.stmts.getMany, ids).WithContext(ctx).Consistency(g.cl).
+		Idempotent(true).RoutingKey(ids[0][:])
+	defer q.Release()
+	iter := q.Iter()
 	var (
 		id gocql.UUID
 		u  User
