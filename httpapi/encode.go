@@ -17,9 +17,32 @@ import (
 // precision Cassandra keeps, so that timestamps compare as strings.
 const timeLayout = "2006-01-02T15:04:05.000Z"
 
+// appendTime appends t in timeLayout. The fixed layout is written digit by
+// digit: time.AppendFormat interprets the layout on every call, which cost
+// about 4% of the server's CPU per GET (two timestamps per user).
 func appendTime(dst []byte, t time.Time) []byte {
-	return t.UTC().AppendFormat(dst, timeLayout)
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, timeLayout) // not four digits: the general path
+	}
+	hour, minute, sec := t.Clock()
+	ms := t.Nanosecond() / int(time.Millisecond)
+	dst = append(dst, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-')
+	dst = append2(dst, int(month))
+	dst = append(dst, '-')
+	dst = append2(dst, day)
+	dst = append(dst, 'T')
+	dst = append2(dst, hour)
+	dst = append(dst, ':')
+	dst = append2(dst, minute)
+	dst = append(dst, ':')
+	dst = append2(dst, sec)
+	return append(dst, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
+
+// append2 appends 0 <= n < 100 as two digits.
+func append2(dst []byte, n int) []byte { return append(dst, byte('0'+n/10), byte('0'+n%10)) }
 
 func appendQuotedTime(dst []byte, t time.Time) []byte {
 	dst = append(dst, '"')
