@@ -157,7 +157,9 @@ func TestBatchesFollowReplicas(t *testing.T) {
 		cl engine.Consistency
 	}{{1, engine.One}, {3, engine.LocalQuorum}} {
 		t.Run(fmt.Sprintf("rf=%d", tc.rf), func(t *testing.T) {
-			e, _ := newEngine(t, tc.rf, func(c *engine.Config) { c.Consistency = tc.cl })
+			// Writes batch only when their line is full (engine/lines.go):
+			// with 4 batches in flight per replica set, 64 callers form many.
+			e, _ := newEngine(t, tc.rf, func(c *engine.Config) { c.Consistency, c.BatchInflight = tc.cl, 4 })
 			createMany(t, e, 3000, 64)
 			toReplica, toOther, mixed := e.BatchRouting()
 			t.Logf("rf=%d: batches to a replica %d, to another node %d, mixing replica sets %d; share to owners %.1f%%",
@@ -174,7 +176,10 @@ func TestBatchesFollowReplicas(t *testing.T) {
 // driver's detection window), no acknowledged write is lost, and the
 // returned node is used again.
 func TestNodeLossUnderLoad(t *testing.T) {
-	e, ks := newEngine(t, 3, nil)
+	// The returned node's use is seen in the batch coordinator metrics, and
+	// writes batch only when their line is full (engine/lines.go): with 2
+	// batches in flight, the 8 concurrent creates below form batches.
+	e, ks := newEngine(t, 3, func(c *engine.Config) { c.BatchInflight = 2 })
 	seed := createMany(t, e, 200, 16)
 	var (
 		mu       sync.Mutex
