@@ -162,13 +162,13 @@ func (e *Engine) do(t *task) error {
 	return t.wait()
 }
 
-// write admits a write through its line (lines.go), or straight to the pool
-// with batching off, and waits for it.
-func (e *Engine) write(t *task) error {
-	if e.writes == nil {
+// doInLine admits t through its line of ls (lines.go), or straight to the
+// pool when ls is nil (grouping or batching off), and waits for it.
+func (e *Engine) doInLine(ls *lines, t *task) error {
+	if ls == nil {
 		return e.do(t)
 	}
-	if err := e.enter(e.writes, t); err != nil {
+	if err := e.enter(ls, t); err != nil {
 		return err
 	}
 	return t.wait()

@@ -47,7 +47,7 @@ func BenchmarkWriteLines(b *testing.B) {
 			id[0]++
 			tk := acquireTask(ctx, kindWrite, gocql.LocalQuorum)
 			tk.id = id
-			if err := e.write(tk); err != nil {
+			if err := e.doInLine(e.writes, tk); err != nil {
 				b.Error(err)
 			}
 			tk.release()

@@ -21,18 +21,6 @@ import (
 // its reads as the single query would: the row, or ErrNotFound when the row
 // is not among those returned; an error of the query fails every read of it.
 
-// read admits the leader of a read and waits for it: alone while its line
-// has room, else in the line until a worker takes it into a group.
-func (e *Engine) read(t *task) error {
-	if e.reads == nil {
-		return e.do(t)
-	}
-	if err := e.enter(e.reads, t); err != nil {
-		return err
-	}
-	return t.wait()
-}
-
 // runReadGroup sends one IN query for the reads of group g and answers
 // each; it returns the line's next query. The next query of each id, which
 // readers joined meanwhile, goes into the line at once (wait), so a panic

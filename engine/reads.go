@@ -58,7 +58,7 @@ func (e *Engine) GetUser(ctx context.Context, id UUID, opt Options) (User, error
 		e.flights.mu.Unlock()
 		// A refused leader is failed by admit, which lands the flight and
 		// fails the readers that queued behind it meanwhile.
-		if err := e.read(t); err != nil {
+		if err := e.doInLine(e.reads, t); err != nil {
 			return User{}, err
 		}
 	case f.next == nil:

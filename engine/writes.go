@@ -80,7 +80,7 @@ func (e *Engine) CreateUser(ctx context.Context, in NewUser, opt Options) (User,
 	t := acquireTask(ctx, kindWrite, e.consistency(opt))
 	defer t.release()
 	t.op, t.id, t.user, t.stamp = opInsert, u.ID, u, ts
-	if err := e.write(t); err != nil {
+	if err := e.doInLine(e.writes, t); err != nil {
 		return User{}, err
 	}
 	return u, nil
@@ -144,5 +144,5 @@ func (e *Engine) DeleteUser(ctx context.Context, id UUID, opt Options) error {
 	t := acquireTask(ctx, kindWrite, e.consistency(opt))
 	defer t.release()
 	t.op, t.id = opDelete, id
-	return e.write(t)
+	return e.doInLine(e.writes, t)
 }
