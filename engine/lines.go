@@ -79,19 +79,30 @@ func (ls *lines) state(key int) *lineState {
 	return l
 }
 
+// placeLocked finds t's line and reports whether t may run alone now
+// (counted as one of the line's running units) or must wait in it. Under
+// ls.mu.
+func (ls *lines) placeLocked(t *task) (l *lineState, alone bool) {
+	t.token = Token(t.id)
+	t.line = lineKey(ls.replicaSet(t.token), t.cl)
+	l = ls.state(t.line)
+	if l.running < ls.inflight && ls.linger == 0 {
+		l.running++
+		t.inLine = true
+		return l, true
+	}
+	return l, false
+}
+
 // enter admits t through its line without blocking: alone to the pool while
 // the line has room (and nothing lingers), else into the line. On error t
 // has been failed (Engine.admit); the caller waits with t.wait either way.
 func (e *Engine) enter(ls *lines, t *task) error {
-	t.token = Token(t.id)
-	t.line = lineKey(ls.replicaSet(t.token), t.cl)
 	ls.mu.Lock()
-	l := ls.state(t.line)
-	if l.running < ls.inflight && ls.linger == 0 {
-		l.running++
+	l, alone := ls.placeLocked(t)
+	if alone {
 		ls.mu.Unlock()
-		t.inLine = true // a refused admission leaves the line in fail
-		return e.admit(t)
+		return e.admit(t) // a refused admission leaves the line in fail
 	}
 	var err error
 	switch {
@@ -132,12 +143,8 @@ func (e *Engine) enterAll(ls *lines, ts []*task) {
 	var units []unit
 	ls.mu.Lock()
 	for _, t := range ts {
-		t.token = Token(t.id)
-		t.line = lineKey(ls.replicaSet(t.token), t.cl)
-		l := ls.state(t.line)
-		if l.running < ls.inflight && ls.linger == 0 {
-			l.running++
-			t.inLine = true
+		l, runs := ls.placeLocked(t)
+		if runs {
 			alone = append(alone, t)
 			continue
 		}
@@ -263,8 +270,19 @@ func (ls *lines) handOn(key int) unit {
 // that lives as long as its most patient member. Under ls.mu.
 func (ls *lines) take(key int, l *lineState) unit {
 	n := min(len(l.waiting), ls.max)
-	members := make([]*task, n)
-	copy(members, l.waiting)
+	held := 0
+	for _, t := range l.waiting[:n] {
+		if t.lineHeld {
+			t.lineHeld = false
+			held++
+		}
+	}
+	var members []*task
+	lone := l.waiting[0]
+	if n > 1 { // a lone unit needs no members slice
+		members = make([]*task, n)
+		copy(members, l.waiting)
+	}
 	rest := copy(l.waiting, l.waiting[n:])
 	clear(l.waiting[rest:])
 	l.waiting = l.waiting[:rest]
@@ -273,17 +291,9 @@ func (ls *lines) take(key int, l *lineState) unit {
 		l.timer.Stop()
 		l.timer = nil
 	}
-	held := 0
-	for _, t := range members {
-		if t.lineHeld {
-			t.lineHeld = false
-			held++
-		}
-	}
-	if len(members) == 1 {
-		t := members[0]
-		t.inLine = true
-		return unit{t, held}
+	if n == 1 {
+		lone.inLine = true
+		return unit{lone, held}
 	}
 	ctx := members[0].ctx
 	latest, bounded := ctx.Deadline()
