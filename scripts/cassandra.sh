@@ -35,6 +35,9 @@ set -euo pipefail
 VERSION=${CASSANDRA_VERSION:-5.0.8}
 CACHE_DIR=${CASSANDRA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/userapi-cassandra}
 DATA_DIR=${CASSANDRA_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/userapi-cassandra}
+# Absolute paths: nodes start in their own directories (see start_node).
+case $CACHE_DIR in /*) ;; *) CACHE_DIR=$PWD/$CACHE_DIR ;; esac
+case $DATA_DIR in /*) ;; *) DATA_DIR=$PWD/$DATA_DIR ;; esac
 NODES=${CASSANDRA_NODES:-1}
 CLUSTER=${CASSANDRA_CLUSTER:-}
 ADDR_BASE=${CASSANDRA_ADDR_BASE:-1}
@@ -354,7 +357,11 @@ start_node() {
   local opts=(); mapfile -t opts < <(jvm_opts "$n")
   log "starting node $n on $(node_addr "$n") (heap $HEAP, commitlog_sync $COMMITLOG_SYNC, data $dir)"
   # setsid: the node outlives this shell and its process group, and we stop it by pid.
-  setsid "$JAVA" "${opts[@]}" -cp "$LIB_DIR/*" org.apache.cassandra.service.CassandraDaemon \
+  # It runs in its own directory, never the caller's: a JVM whose working
+  # directory (a CI checkout, say) is removed while it starts dies in its
+  # first file access (ExceptionInInitializerError in ZipFile$Source).
+  # exec keeps $! the JVM's pid.
+  (cd "$dir" && exec setsid "$JAVA" "${opts[@]}" -cp "$LIB_DIR/*" org.apache.cassandra.service.CassandraDaemon) \
     >"$dir/stdout.log" 2>&1 </dev/null &
   echo $! >"$(pid_file "$n")"
   STARTED=1
