@@ -135,6 +135,8 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{[]string{"-read-group-max", "257"}, nil, []string{"-read-group-max"}},
 		{nil, []string{"READ_GROUP_INFLIGHT", "0"}, []string{"-read-group-inflight"}},
 		{[]string{"-pool-size", "0"}, nil, []string{"-pool-size"}},
+		{[]string{"-procs", "-1"}, nil, []string{"-procs"}},
+		{nil, []string{"GOMAXPROCS", "two"}, []string{"-procs", "GOMAXPROCS"}},
 		{[]string{"-queue-depth", "0"}, nil, []string{"-queue-depth"}},
 		{[]string{"-cassandra-conns", "0"}, nil, []string{"-cassandra-conns"}},
 		{[]string{"-request-timeout", "0s"}, nil, []string{"-request-timeout"}},
@@ -159,6 +161,31 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 			assert.Contains(t, msg, m, "args %v env %v", tc.args, tc.env)
 		}
 	}
+}
+
+func TestProcs(t *testing.T) {
+	for _, tc := range []struct {
+		flag  int
+		hosts []string
+		cpus  int
+		want  int
+	}{
+		{0, []string{"127.0.0.1"}, 2, 1},
+		{0, []string{"127.0.0.11", "localhost", "::1", "[::1]:9042"}, 8, 4},
+		{0, []string{"127.0.0.1"}, 1, 1},
+		{0, []string{"127.0.0.1", "10.0.0.2"}, 8, 8},
+		{0, []string{"cassandra"}, 4, 4}, // a name other than localhost: no DNS, all cores
+		{3, []string{"127.0.0.1"}, 8, 3},
+	} {
+		got, why := procsFor(tc.flag, tc.hosts, tc.cpus)
+		assert.Equal(t, tc.want, got, "flag %d hosts %v cpus %d (%s)", tc.flag, tc.hosts, tc.cpus, why)
+	}
+	cfg, err := parseConfig(nil, env("GOMAXPROCS", "3"), &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, 3, cfg.procs, "GOMAXPROCS in the environment is -procs")
+	cfg, err = parseConfig([]string{"-procs", "5"}, env("GOMAXPROCS", "3"), &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, 5, cfg.procs, "the flag wins")
 }
 
 func TestHelpDocumentsEveryFlagAndVariable(t *testing.T) {

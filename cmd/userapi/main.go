@@ -24,6 +24,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -51,6 +52,7 @@ func run(ctx context.Context, unhook func(), args []string, getenv func(string) 
 		fmt.Fprintf(stderr, "userapi: %v\n", err)
 		return 2
 	}
+	runtime.GOMAXPROCS(cfg.procs)
 	log := newLogger(cfg.logFormat, cfg.logLevel, stderr)
 	slog.SetDefault(log)
 	log.Info("starting userapi", cfg.logAttrs()...)
