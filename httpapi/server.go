@@ -63,8 +63,11 @@ type Config struct {
 
 	// Connection limits. Defaults: ReadTimeout 10s (a slow client cannot
 	// hold a connection longer to send one request), WriteTimeout 60s (also
-	// the longest stream), IdleTimeout 60s, MaxHeaderBytes 8 KiB,
-	// MaxBodyBytes 1 MiB, Concurrency 256Ki connections.
+	// the longest stream), IdleTimeout 10s (uvicorn's is 5s; equal to
+	// ReadTimeout, a busy connection's read deadline moves in steps, see
+	// conn.go), MaxHeaderBytes 8 KiB, MaxBodyBytes 1 MiB, Concurrency 256Ki
+	// connections. Socket deadlines fire up to a second late (a tenth of the
+	// shortest timeout when that is under 10s).
 	ReadTimeout    time.Duration
 	WriteTimeout   time.Duration
 	IdleTimeout    time.Duration
@@ -87,7 +90,7 @@ func (c Config) withDefaults() Config {
 		c.WriteTimeout = 60 * time.Second
 	}
 	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 60 * time.Second
+		c.IdleTimeout = 10 * time.Second
 	}
 	if c.StreamTimeout <= 0 {
 		c.StreamTimeout = c.WriteTimeout
@@ -228,10 +231,18 @@ func (s *Server) handle(method, pattern string, h handlerFunc) fasthttp.RequestH
 func (s *Server) Handler() fasthttp.RequestHandler { return s.serve }
 
 // Serve serves on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+func (s *Server) Serve(ln net.Listener) error {
+	return s.http.Serve(coarseListener{ln, slackFor(s.http.ReadTimeout, s.http.WriteTimeout, s.http.IdleTimeout)})
+}
 
 // ListenAndServe listens on addr (host:port) and serves until Shutdown.
-func (s *Server) ListenAndServe(addr string) error { return s.http.ListenAndServe(addr) }
+func (s *Server) ListenAndServe(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
 
 // Drain makes /ready answer 503 so load balancers stop sending traffic;
 // everything else keeps working until Shutdown.
