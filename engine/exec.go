@@ -79,12 +79,21 @@ func (e *Engine) execute(t *task) *task {
 	return nil
 }
 
+// unpaged turns paging off for queries whose rows are bounded by their ids
+// (one partition, one row each). Paged, Cassandra reads the partitions of an
+// IN one page query after another (its MultiPartitionPager); unpaged, it
+// reads them in one go. Groups of 16 ids at 4 queries in flight straight to
+// the dev node, alternating (3 rounds): 53-75K ids/s at 21-31 us of Cassandra
+// CPU per id unpaged against 47-54K at 30-35 us paged.
+const unpaged = 0
+
 // readRow reads the row of t.id into t.user under ctx.
 func (e *Engine) readRow(ctx context.Context, t *task) error {
 	start := time.Now()
 	var id gocql.UUID
 	u := &t.user
-	q := e.sessionFor().Query(e.stmts.get, gocql.UUID(t.id)).WithContext(ctx).Consistency(t.cl).Idempotent(true)
+	q := e.sessionFor().Query(e.stmts.get, gocql.UUID(t.id)).WithContext(ctx).Consistency(t.cl).Idempotent(true).
+		PageSize(unpaged)
 	err := q.Scan(&id, &u.Name, &u.Email, &u.Age, &u.CreatedAt, &u.UpdatedAt)
 	q.Release() // back to gocql's pool: one allocation less per query
 	e.metrics.observe("get", start, err)

@@ -91,7 +91,7 @@ func (e *Engine) readRows(g *task) error {
 	}
 	start := time.Now()
 	q := e.sessionFor().Query(e.stmts.getMany, ids).WithContext(ctx).Consistency(g.cl).
-		Idempotent(true).RoutingKey(ids[0][:])
+		Idempotent(true).RoutingKey(ids[0][:]).PageSize(unpaged)
 	defer q.Release()
 	iter := q.Iter()
 	var (
