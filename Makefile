@@ -66,12 +66,7 @@ test-faults: cassandra-up fuzz ## fuzzing, outage, overload, shutdown and auth/T
 # A short run of every fuzz target (go test runs one target per invocation).
 FUZZTIME ?= 10s
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
-	@for pkg in ./engine ./httpapi; do \
-		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-			echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
-			$(GO) test -run XXX -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg 2>&1 | tail -3 | grep -E 'execs|ok|FAIL|---' ; \
-		done; \
-	done
+	GO=$(GO) scripts/fuzz.sh $(FUZZTIME) ./engine ./httpapi
 
 # A 3-node ring on 127.0.0.11-13 (its own cluster: the shared node on
 # 127.0.0.1 stays as it is). Each node is a JVM with a 768 MiB heap.
