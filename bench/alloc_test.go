@@ -35,7 +35,7 @@ func TestPlainLoopAllocations(t *testing.T) {
 	cfg, err := Config{URL: "http://" + ln.Addr().String() + "/", KeepAlive: true, Load: Load{Requests: 1}}.withDefaults()
 	require.NoError(t, err)
 	u, _ := url.Parse(cfg.URL)
-	w := newPlainWorker(cfg, newClient(cfg, u))
+	w := newPlainWorker(cfg, newClient(cfg, u).newConnDoer())
 	d := &driver{plan: plan{ops: []string{"get"}}}
 	sh := &shard{lat: newHist(), errs: map[string]int64{}, opErrs: make([]int64, 1)}
 	step := func() {

@@ -28,14 +28,25 @@ func BenchmarkPlainRequest(b *testing.B) {
 		b.Fatal(err)
 	}
 	u, _ := url.Parse(cfg.URL)
-	w := newPlainWorker(cfg, newClient(cfg, u))
-	d := &driver{plan: plan{ops: []string{"get"}}}
-	sh := &shard{lat: newHist(), errs: map[string]int64{}, opErrs: make([]int64, 1)}
-	b.ReportAllocs()
-	for b.Loop() {
-		t0 := time.Now()
-		status, n, err := w.do()
-		d.record(sh, 0, status, n, time.Since(t0), 0, err)
+	c := newClient(cfg, u)
+	defer c.close()
+	// own: the worker's connection (connDoer), as the load runs; pool:
+	// fasthttp's HostClient, which loadgen used before.
+	for _, bc := range []struct {
+		name string
+		d    doer
+	}{{"own", c.newConnDoer()}, {"pool", c.HostClient}} {
+		b.Run(bc.name, func(b *testing.B) {
+			w := newPlainWorker(cfg, bc.d)
+			d := &driver{plan: plan{ops: []string{"get"}}}
+			sh := &shard{lat: newHist(), errs: map[string]int64{}, opErrs: make([]int64, 1)}
+			b.ReportAllocs()
+			for b.Loop() {
+				t0 := time.Now()
+				status, n, err := w.do()
+				d.record(sh, 0, status, n, time.Since(t0), 0, err)
+			}
+		})
 	}
 }
 

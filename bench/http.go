@@ -37,7 +37,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer undo()
 
 	c := newClient(cfg, u)
-	defer c.CloseIdleConnections()
+	defer c.close()
 	var (
 		ops          []string
 		newWorker    func(int) (worker, error)
@@ -49,7 +49,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		ops = []string{strings.ToLower(cfg.Method)}
 		// plan.run makes the workers one after another before starting any.
 		newWorker = func(int) (worker, error) {
-			w := newPlainWorker(cfg, c)
+			w := newPlainWorker(cfg, c.newConnDoer())
 			plainWorkers = append(plainWorkers, w)
 			return w, nil
 		}
@@ -66,6 +66,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("warm-up did not finish: %w", ctx.Err())
 	}
+	// The measured workers send on connections of their own (connDoer):
+	// the warm-up's pooled ones would only sit idle on the server.
+	c.HostClient.CloseIdleConnections()
 
 	m, err := startMeasure(cfg.WatchPID)
 	if err != nil {
@@ -150,7 +153,9 @@ func (c *countingConn) Write(b []byte) (int, error) {
 
 type client struct {
 	*fasthttp.HostClient
-	net *netStats
+	net     *netStats
+	timeout time.Duration // per request, for connDoer
+	doers
 }
 
 func newClient(cfg Config, u *url.URL) *client {
@@ -192,7 +197,7 @@ func newClient(cfg Config, u *url.URL) *client {
 		DisablePathNormalizing:        true,
 		MaxResponseBodySize:           64 << 20,
 	}
-	return &client{HostClient: hc, net: st}
+	return &client{HostClient: hc, net: st, timeout: cfg.Timeout}
 }
 
 // applyHeaders sets what every request of the run carries.
@@ -211,7 +216,7 @@ func applyHeaders(req *fasthttp.Request, cfg Config) {
 
 // plainWorker repeats one request, ab- and wrk-style.
 type plainWorker struct {
-	c    *client
+	c    doer
 	req  *fasthttp.Request
 	resp *fasthttp.Response
 
@@ -220,7 +225,7 @@ type plainWorker struct {
 	docLen int
 }
 
-func newPlainWorker(cfg Config, c *client) *plainWorker {
+func newPlainWorker(cfg Config, c doer) *plainWorker {
 	req := &fasthttp.Request{}
 	req.SetRequestURI(cfg.URL)
 	req.Header.SetMethod(cfg.Method)
@@ -256,7 +261,7 @@ func warmPlain(ctx context.Context, cfg Config, c *client) int64 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := newPlainWorker(cfg, c)
+			w := newPlainWorker(cfg, c.HostClient)
 			for ctx.Err() == nil && sent.Add(1) <= int64(cfg.Warmup) {
 				_, _, _ = w.do()
 			}

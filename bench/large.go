@@ -61,7 +61,7 @@ func Preload(ctx context.Context, cfg PreloadConfig) ([]string, error) {
 		return nil, err
 	}
 	c := newClient(hc, u)
-	defer c.CloseIdleConnections()
+	defer c.close()
 	s := &apiScenario{cfg: hc, c: c, base: strings.TrimRight(hc.URL, "/"), seed: cfg.Seed}
 	if s.seed == 0 {
 		s.seed = rand.Uint64()

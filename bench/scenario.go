@@ -184,12 +184,13 @@ func excerpt(b []byte) string {
 }
 
 func (s *apiScenario) newWorker(i int) (worker, error) {
-	return &apiWorker{s: s, r: rand.New(rand.NewPCG(s.seed, uint64(i)+1))}, nil
+	return &apiWorker{s: s, c: s.c.newConnDoer(), r: rand.New(rand.NewPCG(s.seed, uint64(i)+1))}, nil
 }
 
 // apiWorker sends one scenario's requests on one connection.
 type apiWorker struct {
 	s    *apiScenario
+	c    doer // the worker's own connection
 	r    *rand.Rand
 	req  fasthttp.Request
 	resp fasthttp.Response
@@ -277,7 +278,7 @@ func (w *apiWorker) deleteID() (string, error) {
 }
 
 func (w *apiWorker) do() (int, int, error) {
-	if err := w.s.c.Do(&w.req, &w.resp); err != nil {
+	if err := w.c.Do(&w.req, &w.resp); err != nil {
 		return 0, 0, err
 	}
 	status := w.resp.StatusCode()
