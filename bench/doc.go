@@ -1,9 +1,11 @@
 // Package bench is the load harness behind cmd/loadgen and `make bench`.
 //
-// It owns: driving HTTP load with fasthttp's client (ab-style fixed request
-// counts, wrk-style durations, and constant-rate runs whose latency is taken
-// from each request's intended send time, so a stall cannot hide behind
-// coordinated omission); the API scenarios (get-by-id, create, batch create,
+// It owns: driving HTTP load (ab-style fixed request counts, wrk-style
+// durations, and constant-rate runs whose latency is taken from each
+// request's intended send time, so a stall cannot hide behind coordinated
+// omission), each worker on a fasthttp-framed connection of its own as in
+// wrk and ab (conn.go; warm-up and set-up use fasthttp's pooled client); the
+// API scenarios (get-by-id, create, batch create,
 // update, list with paging, delete, weighted mixes) with realistic bodies and
 // ids taken from responses; the same reads and writes sent straight to
 // Cassandra with gocql (RunRaw), which is the limit the API is measured

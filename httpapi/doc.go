@@ -26,5 +26,6 @@
 //	jsonscan.go    the walker over already-validated JSON; email.go the address check
 //	encode.go      JSON answers; errors.go error answers, 422 lists, engineStatus
 //	metrics.go     the HTTP request series
+//	deadline.go    request deadlines without a timer each; conn.go socket deadlines in steps
 //	openapi.go     the OpenAPI document; swaggerui.go the /docs page and its assets
 package httpapi
