@@ -41,7 +41,7 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, time.Duration(0), e.BatchLinger)
 	assert.Equal(t, engine.Config{}.Defaults().BatchInflight, e.BatchInflight, "the engine's default")
 	assert.Equal(t, 16, e.ReadGroupMax)
-	assert.Equal(t, 4, e.ReadGroupInflight)
+	assert.Equal(t, 2, e.ReadGroupInflight, "the node is on this machine")
 	assert.False(t, e.TLS.Enabled)
 	assert.True(t, e.TLS.VerifyHost)
 	assert.Empty(t, e.Username)
@@ -133,7 +133,7 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{[]string{"-batch-inflight", "0"}, nil, []string{"-batch-inflight"}},
 		{[]string{"-read-group-max", "0"}, nil, []string{"-read-group-max"}},
 		{[]string{"-read-group-max", "257"}, nil, []string{"-read-group-max"}},
-		{nil, []string{"READ_GROUP_INFLIGHT", "0"}, []string{"-read-group-inflight"}},
+		{nil, []string{"READ_GROUP_INFLIGHT", "-1"}, []string{"-read-group-inflight"}},
 		{[]string{"-pool-size", "0"}, nil, []string{"-pool-size"}},
 		{[]string{"-procs", "-1"}, nil, []string{"-procs"}},
 		{nil, []string{"GOMAXPROCS", "two"}, []string{"-procs", "GOMAXPROCS"}},
@@ -163,7 +163,7 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 	}
 }
 
-func TestProcs(t *testing.T) {
+func TestDefaultsForALocalNode(t *testing.T) {
 	for _, tc := range []struct {
 		flag  int
 		hosts []string
@@ -180,7 +180,14 @@ func TestProcs(t *testing.T) {
 		got, why := procsFor(tc.flag, tc.hosts, tc.cpus)
 		assert.Equal(t, tc.want, got, "flag %d hosts %v cpus %d (%s)", tc.flag, tc.hosts, tc.cpus, why)
 	}
-	cfg, err := parseConfig(nil, env("GOMAXPROCS", "3"), &bytes.Buffer{})
+	cfg, err := parseConfig(nil, env("CASSANDRA_HOSTS", "10.0.0.1"), &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, engine.Config{}.Defaults().ReadGroupInflight, cfg.engine.ReadGroupInflight, "a remote cluster: the engine's default")
+	cfg, err = parseConfig([]string{"-read-group-inflight", "6"}, env(), &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, 6, cfg.engine.ReadGroupInflight)
+
+	cfg, err = parseConfig(nil, env("GOMAXPROCS", "3"), &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Equal(t, 3, cfg.procs, "GOMAXPROCS in the environment is -procs")
 	cfg, err = parseConfig([]string{"-procs", "5"}, env("GOMAXPROCS", "3"), &bytes.Buffer{})
