@@ -79,19 +79,19 @@ func (d *steppedDeadline) next(t time.Time, slack time.Duration) (time.Time, boo
 }
 
 func (c *coarseConn) SetReadDeadline(t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if at, apply := c.read.next(t, c.slack); apply {
-		return c.Conn.SetReadDeadline(at)
-	}
-	return nil
+	return c.step(&c.read, t, c.Conn.SetReadDeadline)
 }
 
 func (c *coarseConn) SetWriteDeadline(t time.Time) error {
+	return c.step(&c.write, t, c.Conn.SetWriteDeadline)
+}
+
+// step gives the socket, through set, the deadline d.next decides for t.
+func (c *coarseConn) step(d *steppedDeadline, t time.Time, set func(time.Time) error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if at, apply := c.write.next(t, c.slack); apply {
-		return c.Conn.SetWriteDeadline(at)
+	if at, apply := d.next(t, c.slack); apply {
+		return set(at)
 	}
 	return nil
 }
