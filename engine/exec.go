@@ -80,11 +80,11 @@ func (e *Engine) execute(t *task) *task {
 }
 
 // unpaged turns paging off for queries whose rows are bounded by their ids
-// (one partition, one row each). Paged, Cassandra reads the partitions of an
-// IN one page query after another (its MultiPartitionPager); unpaged, it
-// reads them in one go. Groups of 16 ids at 4 queries in flight straight to
-// the dev node, alternating (3 rounds): 53-75K ids/s at 21-31 us of Cassandra
-// CPU per id unpaged against 47-54K at 30-35 us paged.
+// (one partition, one row each): with gocql's default page size (5000)
+// Cassandra runs even these through its query pager. Groups of 16 ids at 4
+// queries in flight straight to the dev node, alternating (3 rounds):
+// 53-75K ids/s at 21-31 us of Cassandra CPU per id unpaged against 47-54K at
+// 30-35 us paged.
 const unpaged = 0
 
 // readRow reads the row of t.id into t.user under ctx.
