@@ -79,12 +79,16 @@ func (ls *lines) state(key int) *lineState {
 	return l
 }
 
-// placeLocked finds t's line and reports whether t may run alone now
-// (counted as one of the line's running units) or must wait in it. Under
-// ls.mu.
-func (ls *lines) placeLocked(t *task) (l *lineState, alone bool) {
+// locate sets t's token and line: hashing and the ring lookup, done before
+// taking ls.mu so the lock covers only the line's counts.
+func (ls *lines) locate(t *task) {
 	t.token = Token(t.id)
 	t.line = lineKey(ls.replicaSet(t.token), t.cl)
+}
+
+// placeLocked reports whether t, located, may run alone now (counted as one
+// of its line's running units) or must wait in the line. Under ls.mu.
+func (ls *lines) placeLocked(t *task) (l *lineState, alone bool) {
 	l = ls.state(t.line)
 	if l.running < ls.inflight && ls.linger == 0 {
 		l.running++
@@ -98,6 +102,7 @@ func (ls *lines) placeLocked(t *task) (l *lineState, alone bool) {
 // the line has room (and nothing lingers), else into the line. On error t
 // has been failed (Engine.admit); the caller waits with t.wait either way.
 func (e *Engine) enter(ls *lines, t *task) error {
+	ls.locate(t)
 	ls.mu.Lock()
 	l, alone := ls.placeLocked(t)
 	if alone {
@@ -141,6 +146,9 @@ type unit struct {
 func (e *Engine) enterAll(ls *lines, ts []*task) {
 	var alone []*task
 	var units []unit
+	for _, t := range ts {
+		ls.locate(t)
+	}
 	ls.mu.Lock()
 	for _, t := range ts {
 		l, runs := ls.placeLocked(t)
