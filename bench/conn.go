@@ -56,7 +56,7 @@ type doer interface {
 }
 
 func (d *connDoer) Do(req *fasthttp.Request, resp *fasthttp.Response) error {
-	timeout := d.c.timeout
+	timeout := d.c.ReadTimeout // Config.Timeout, as the pool is set up
 	start := time.Now()
 	if d.conn == nil {
 		conn, err := d.c.HostClient.Dial(d.c.HostClient.Addr)

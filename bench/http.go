@@ -153,8 +153,7 @@ func (c *countingConn) Write(b []byte) (int, error) {
 
 type client struct {
 	*fasthttp.HostClient
-	net     *netStats
-	timeout time.Duration // per request, for connDoer
+	net *netStats
 	doers
 }
 
@@ -197,7 +196,7 @@ func newClient(cfg Config, u *url.URL) *client {
 		DisablePathNormalizing:        true,
 		MaxResponseBodySize:           64 << 20,
 	}
-	return &client{HostClient: hc, net: st, timeout: cfg.Timeout}
+	return &client{HostClient: hc, net: st}
 }
 
 // applyHeaders sets what every request of the run carries.
