@@ -52,7 +52,7 @@ func (e *Engine) clusterConfig() (*gocql.ClusterConfig, error) {
 }
 
 // connectDirect opens the second set of connections, the same as the first
-// but writing each frame at once (see sessionFor).
+// but writing each frame at once (see sessions).
 func (e *Engine) connectDirect() error {
 	cluster, err := e.clusterConfig() // a host policy of its own: policies hold per-session state
 	if err != nil {
@@ -63,16 +63,32 @@ func (e *Engine) connectDirect() error {
 	return err
 }
 
-// sessionFor picks the connections of the next query: while at most
-// DirectBelow tasks execute, the direct ones, whose frames go out at once
-// (an idle connection would hold a frame for a timer Go rounds up to about
-// a millisecond); under load, the coalescing ones, whose frames share
-// writes and so cost fewer syscalls per query.
-func (e *Engine) sessionFor() *gocql.Session {
-	if e.direct != nil && e.inflight.Load() <= int64(e.cfg.DirectBelow) {
-		return e.direct
+// sessions picks the connections of the next query, and names the other
+// set (nil when there is one). While at most DirectBelow tasks execute it
+// picks the direct ones, whose frames go out at once (an idle connection
+// would hold a frame for a timer Go rounds up to about a millisecond);
+// under load, the coalescing ones, whose frames share writes and so cost
+// fewer syscalls per query.
+//
+// The two sets reconnect on their own after an outage, up to a reconnect
+// interval apart, so a query the driver could not send on the picked set
+// runs on the other (see unsent).
+func (e *Engine) sessions() (pick, other *gocql.Session) {
+	if e.direct == nil {
+		return e.session, nil
 	}
-	return e.session
+	if e.inflight.Load() <= int64(e.cfg.DirectBelow) {
+		return e.direct, e.session
+	}
+	return e.session, e.direct
+}
+
+// unsent reports whether a query that ended with err should run again on
+// other: gocql.ErrNoConnections means the driver found no connection and
+// made no attempt, so nothing reached Cassandra and any statement may go
+// again.
+func unsent(err error, other *gocql.Session) bool {
+	return other != nil && errors.Is(err, gocql.ErrNoConnections)
 }
 
 func (e *Engine) closeSessions() {

@@ -20,7 +20,7 @@ type Engine struct {
 	log     *slog.Logger
 	session *gocql.Session
 	// direct, when on, is a second set of connections that writes each frame
-	// at once; queries use it while few run (sessionFor), so an idle
+	// at once; queries use it while few run (sessions), so an idle
 	// service answers without the coalescing wait of session's.
 	direct   *gocql.Session
 	inflight atomic.Int64 // tasks executing on workers
@@ -109,7 +109,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 }
 
 // healthLoop probes Cassandra every second, off the pool so that overload
-// never looks like an outage.
+// never looks like an outage. Cassandra counts as reachable while either set
+// of connections reaches it: queries fall back to the set that does.
 func (e *Engine) healthLoop() {
 	defer e.loops.Done()
 	tick := time.NewTicker(time.Second)
@@ -120,10 +121,10 @@ func (e *Engine) healthLoop() {
 			return
 		case <-tick.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		var v string
-		err := e.session.Query(e.stmts.ping).WithContext(ctx).Consistency(gocql.One).Idempotent(true).Scan(&v)
-		cancel()
+		err := e.ping(e.session)
+		if err != nil && e.direct != nil {
+			err = e.ping(e.direct) // queries go to whichever set has connections (see sessions)
+		}
 		was := e.connected.Swap(err == nil)
 		if was != (err == nil) {
 			if err != nil {
@@ -133,6 +134,14 @@ func (e *Engine) healthLoop() {
 			}
 		}
 	}
+}
+
+// ping runs the health probe's query on session s.
+func (e *Engine) ping(s *gocql.Session) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var v string
+	return s.Query(e.stmts.ping).WithContext(ctx).Consistency(gocql.One).Idempotent(true).Scan(&v)
 }
 
 // ringLoop refreshes the token ring so batches follow topology changes.

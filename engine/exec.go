@@ -92,10 +92,16 @@ func (e *Engine) readRow(ctx context.Context, t *task) error {
 	start := time.Now()
 	var id gocql.UUID
 	u := &t.user
-	q := e.sessionFor().Query(e.stmts.get, gocql.UUID(t.id)).WithContext(ctx).Consistency(t.cl).Idempotent(true).
-		PageSize(unpaged)
-	err := q.Scan(&id, &u.Name, &u.Email, &u.Age, &u.CreatedAt, &u.UpdatedAt)
-	q.Release() // back to gocql's pool: one allocation less per query
+	var err error
+	for s, other := e.sessions(); ; s, other = other, nil {
+		q := s.Query(e.stmts.get, gocql.UUID(t.id)).WithContext(ctx).Consistency(t.cl).Idempotent(true).
+			PageSize(unpaged)
+		err = q.Scan(&id, &u.Name, &u.Email, &u.Age, &u.CreatedAt, &u.UpdatedAt)
+		q.Release() // back to gocql's pool: one allocation less per query
+		if !unsent(err, other) {
+			break
+		}
+	}
 	e.metrics.observe("get", start, err)
 	u.ID = UUID(id)
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
@@ -195,9 +201,15 @@ func (e *Engine) runWrite(t *task) error {
 	start := time.Now()
 	// Inserts carry their id, values and timestamp from the first attempt,
 	// and deletes a fixed timestamp: repeating either cannot change the outcome.
-	q := e.sessionFor().Query(stmt, args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true)
-	err := q.Exec()
-	q.Release()
+	var err error
+	for s, other := e.sessions(); ; s, other = other, nil {
+		q := s.Query(stmt, args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true)
+		err = q.Exec()
+		q.Release()
+		if !unsent(err, other) {
+			break
+		}
+	}
 	e.metrics.observe(statementName(t.op), start, err)
 	return classify("write", err)
 }
@@ -228,24 +240,36 @@ func (e *Engine) runBatch(t *task) *task {
 	if len(live) == 1 {
 		err = e.runWrite(live[0])
 	} else {
-		b := e.sessionFor().NewBatch(gocql.UnloggedBatch).WithContext(t.ctx)
-		b.SetConsistency(t.cl)
-		if r := e.ring.Load(); r != nil {
-			b.Observer(e.routing(r, live))
+		for s, other := e.sessions(); ; s, other = other, nil {
+			err = s.ExecuteBatch(e.newBatch(s, t, live))
+			if !unsent(err, other) {
+				break
+			}
 		}
-		b.Entries = make([]gocql.BatchEntry, 0, len(live))
-		for _, w := range live {
-			stmt, args := e.bindWrite(w)
-			// Idempotent entries make the batch retryable (see runWrite).
-			b.Entries = append(b.Entries, gocql.BatchEntry{Stmt: stmt, Args: args, Idempotent: true})
-		}
-		err = classify("batch", e.sessionFor().ExecuteBatch(b))
+		err = classify("batch", err)
 		e.metrics.observe("batch", start, err)
 	}
 	e.metrics.batchSize.Update(float64(len(live)))
 	finishAll(&t.batch, nil, err)
 	t.finish(err)
 	return e.writes.next(key)
+}
+
+// newBatch builds, on session s, the UNLOGGED batch of the live entries of
+// batch task t.
+func (e *Engine) newBatch(s *gocql.Session, t *task, live []*task) *gocql.Batch {
+	b := s.NewBatch(gocql.UnloggedBatch).WithContext(t.ctx)
+	b.SetConsistency(t.cl)
+	if r := e.ring.Load(); r != nil {
+		b.Observer(e.routing(r, live))
+	}
+	b.Entries = make([]gocql.BatchEntry, 0, len(live))
+	for _, w := range live {
+		stmt, args := e.bindWrite(w)
+		// Idempotent entries make the batch retryable (see runWrite).
+		b.Entries = append(b.Entries, gocql.BatchEntry{Stmt: stmt, Args: args, Idempotent: true})
+	}
+	return b
 }
 
 // routingObserver records, for each batch attempt, which node coordinated
@@ -357,19 +381,30 @@ func (e *Engine) runUpdate(t *task) error {
 	// A retried attempt writes exactly what the first did, timestamp included.
 	args = append(args, u.UpdatedAt, id)
 	start := time.Now()
-	q := e.sessionFor().Query(e.stmts.update[mask], args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true)
-	err := q.Exec()
-	q.Release()
+	var err error
+	for s, other := e.sessions(); ; s, other = other, nil {
+		q := s.Query(e.stmts.update[mask], args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true)
+		err = q.Exec()
+		q.Release()
+		if !unsent(err, other) {
+			break
+		}
+	}
 	e.metrics.observe("update", start, err)
 	return classify("update write", err)
 }
 
 func (e *Engine) runProbe(t *task) error {
 	start := time.Now()
-	iter := e.sessionFor().Query(e.stmts.probe).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Iter()
-	var id gocql.UUID
-	iter.Scan(&id)
-	err := iter.Close()
+	var err error
+	for s, other := e.sessions(); ; s, other = other, nil {
+		iter := s.Query(e.stmts.probe).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Iter()
+		var id gocql.UUID
+		iter.Scan(&id)
+		if err = iter.Close(); !unsent(err, other) {
+			break
+		}
+	}
 	e.metrics.observe("probe", start, err)
 	return classify("probe", err)
 }
@@ -384,16 +419,36 @@ func (e *Engine) runProbe(t *task) error {
 // a walk never ends with an empty page.
 func (e *Engine) runPage(t *task) error {
 	start := time.Now()
+	var (
+		more bool
+		err  error
+	)
+	for s, other := e.sessions(); ; s, other = other, nil {
+		if more, err = e.readPage(s, t); !unsent(err, other) {
+			break
+		}
+	}
+	t.state = t.state[:0]
+	if more {
+		last := t.users[len(t.users)-1].ID
+		t.state = binary.BigEndian.AppendUint64(t.state, uint64(murmur3Token(last[:])))
+	}
+	e.metrics.observe("list", start, err)
+	return classify("list", err)
+}
+
+// readPage reads, on session s, the rows of t's page into t.users and
+// reports whether a row follows them.
+func (e *Engine) readPage(s *gocql.Session, t *task) (more bool, err error) {
 	var q *gocql.Query
 	if len(t.state) == 8 {
 		after := int64(binary.BigEndian.Uint64(t.state))
-		q = e.sessionFor().Query(e.stmts.listFrom, after, t.limit+1)
+		q = s.Query(e.stmts.listFrom, after, t.limit+1)
 	} else {
-		q = e.sessionFor().Query(e.stmts.list, t.limit+1)
+		q = s.Query(e.stmts.list, t.limit+1)
 	}
 	iter := q.WithContext(t.ctx).Consistency(t.cl).Idempotent(true).PageSize(t.limit + 1).Iter()
 	t.users = t.users[:0]
-	more := false
 	var (
 		id gocql.UUID
 		u  User
@@ -408,12 +463,5 @@ func (e *Engine) runPage(t *task) error {
 		t.users = append(t.users, u)
 		u = User{}
 	}
-	t.state = t.state[:0]
-	if more {
-		last := t.users[len(t.users)-1].ID
-		t.state = binary.BigEndian.AppendUint64(t.state, uint64(murmur3Token(last[:])))
-	}
-	err := iter.Close()
-	e.metrics.observe("list", start, err)
-	return classify("list", err)
+	return more, iter.Close()
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -90,7 +91,19 @@ func (e *Engine) readRows(g *task) error {
 		ids[i] = gocql.UUID(t.id)
 	}
 	start := time.Now()
-	q := e.sessionFor().Query(e.stmts.getMany, ids).WithContext(ctx).Consistency(g.cl).
+	var err error
+	for s, other := e.sessions(); ; s, other = other, nil {
+		if err = e.scanGroup(ctx, s, g, ids); !unsent(err, other) {
+			break
+		}
+	}
+	e.metrics.observe("get_group", start, err)
+	return classify("get", err)
+}
+
+// scanGroup runs the IN query of g's ids on session s.
+func (e *Engine) scanGroup(ctx context.Context, s *gocql.Session, g *task, ids []gocql.UUID) error {
+	q := s.Query(e.stmts.getMany, ids).WithContext(ctx).Consistency(g.cl).
 		Idempotent(true).RoutingKey(ids[0][:]).PageSize(unpaged)
 	defer q.Release()
 	iter := q.Iter()
@@ -107,7 +120,5 @@ func (e *Engine) readRows(g *task) error {
 			}
 		}
 	}
-	err := iter.Close()
-	e.metrics.observe("get_group", start, err)
-	return classify("get", err)
+	return iter.Close()
 }
