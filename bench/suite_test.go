@@ -166,12 +166,18 @@ func TestSuiteReport(t *testing.T) {
 		"create throughput, batching on / off":                     "met",
 		"no-op server: loadgen / wrk -t1 throughput":               "met",
 	}, verdicts)
-	assert.Contains(t, s.Verdicts(), "missed       create p99, API / naive: 1.50 x (want <= 1.00), over by 50.0%", "a verdict line")
+	assert.Contains(t, s.Verdicts(), "missed       create p99, API / naive: 1.50 x (want <= 1.00), over by 50.0%; met in 0 of 3 repeats", "a verdict line")
+	for _, r := range s.Ratios {
+		if r.Name == ratioRPSRaw && r.Scenario == "get" {
+			assert.InDeltaSlice(t, []float64{9100.0 / 10100, 9200.0 / 10200, 9300.0 / 10300}, r.PerRepeat, 1e-9, "per-repeat ratios in repeat order")
+		}
+	}
 
 	require.NoError(t, s.WriteSuite())
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	require.NoError(t, err)
-	for _, want := range []string{"## Targets", "| GET-by-id p99, API / raw | <= 1.50 | 2.00 x | missed: over by 33.3% | issue 12 |",
+	for _, want := range []string{"## Targets", "| GET-by-id p99, API / raw | <= 1.50 | 2.00 x | missed: over by 33.3% | 0 of 3 | issue 12 |",
+		"| get | throughput API / raw | 0.902 | 0.90, 0.90, 0.90 |", "| GET-by-id p50 on one connection, API | <= 0.60 | 0.50 ms | met | 3 of 3 | issue 12 |",
 		"throughput API / raw", "## CPU per request", "| get | 20.0 | 20.0 | 25.0 | 10.0 | 2.00 | 2.50 |",
 		"## API against the naive baseline", "| create | 1.32 | 1.50 | 0.80 |", "![throughput](throughput.svg)", "main.handler", "| duration | 6s |"} {
 		assert.Contains(t, string(md), want, "report.md")
@@ -181,6 +187,32 @@ func TestSuiteReport(t *testing.T) {
 		require.NoError(t, err, "file %s", f)
 		assert.Positive(t, st.Size(), "file %s", f)
 	}
+}
+
+// TestTargetsCountRepeats: a verdict reads the medians, and the report also
+// counts the repeats that would have met the bound on their own, pairing
+// the runs of each repeat (an outlier repeat shows there, not in the median).
+func TestTargetsCountRepeats(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "runs"), 0o755))
+	raw := []float64{10000, 14000, 11000} // repeat 2's raw run is the outlier
+	for rep := 1; rep <= 3; rep++ {
+		writeRun(t, dir, ModeAPI, "get", rep, 9000, 2)
+		writeRun(t, dir, ModeRaw, "get", rep, raw[rep-1], 1)
+	}
+	writeRun(t, dir, ModeRaw, "get", 4, 12000, 1) // a repeat without an API run pairs with nothing
+	s, err := LoadSuite(dir)
+	require.NoError(t, err)
+	var tg Target
+	for _, x := range s.Targets {
+		if x.Name == "GET-by-id throughput, API / raw" {
+			tg = x
+		}
+	}
+	assert.Equal(t, TargetMet, tg.Status, "median 9000 / median 11500 = 0.78")
+	assert.InDelta(t, 9000.0/11500, tg.Measured, 1e-9)
+	assert.Equal(t, 3, tg.Repeats)
+	assert.Equal(t, 2, tg.RepeatsMet, "0.90 and 0.82 meet 0.75, 0.64 does not")
 }
 
 func TestSuiteEmpty(t *testing.T) {
