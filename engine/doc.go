@@ -31,7 +31,8 @@
 //
 // Beside them: stamp.go (the write timestamps that order updates),
 // engine.go (New, Close, background loops), connect.go (driver and TLS
-// settings), config.go, types.go (the public value types), errors.go (the
+// settings; the two sets of connections and the fallback between them),
+// config.go, types.go (the public value types), errors.go (the
 // kinds: sentinel and metric label), metrics.go, schema.go (CQL text),
 // ring.go and murmur3.go (the token ring the lines group by).
 //
