@@ -370,18 +370,10 @@ func (s *Suite) ratios() {
 // perRepeat is, for each repeat with a run of both modes in scenario sc,
 // the ratio of num's figure to den's, in repeat order.
 func (s *Suite) perRepeat(sc, num, den string, fnum, fden measure) []float64 {
-	runOf := func(mode, repeat string) (Summary, bool) {
-		for _, r := range s.Runs {
-			if r.Mode == mode && r.Scenario == sc && r.Repeat == repeat {
-				return r.Summary, true
-			}
-		}
-		return Summary{}, false
-	}
 	var out []float64
 	for _, rep := range s.repeats(num, sc) {
-		a, _ := runOf(num, rep)
-		b, ok := runOf(den, rep)
+		a, _ := s.run(num, sc, rep)
+		b, ok := s.run(den, sc, rep)
 		if !ok {
 			continue
 		}
@@ -390,6 +382,16 @@ func (s *Suite) perRepeat(sc, num, den string, fnum, fden measure) []float64 {
 		}
 	}
 	return out
+}
+
+// run is the summary of mode's run in scenario sc and repeat rep.
+func (s *Suite) run(mode, sc, rep string) (Summary, bool) {
+	for _, r := range s.Runs {
+		if r.Mode == mode && r.Scenario == sc && r.Repeat == rep {
+			return r.Summary, true
+		}
+	}
+	return Summary{}, false
 }
 
 // repeats lists the repeat labels of mode's runs in scenario sc, in order
@@ -468,12 +470,8 @@ func (g goal) figure(s *Suite) (median float64, perRepeat []float64, ok bool) {
 		return 0, nil, false
 	}
 	for _, rep := range s.repeats(g.p50, g.scenario) {
-		for _, r := range s.Runs {
-			if r.Mode == g.p50 && r.Scenario == g.scenario && r.Repeat == rep {
-				if v := r.Summary.Latency.At(50); v > 0 {
-					perRepeat = append(perRepeat, v)
-				}
-			}
+		if r, ok := s.run(g.p50, g.scenario, rep); ok && r.Latency.At(50) > 0 {
+			perRepeat = append(perRepeat, r.Latency.At(50))
 		}
 	}
 	return grp.P(50), perRepeat, true
