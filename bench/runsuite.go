@@ -635,6 +635,7 @@ func (r *suiteRun) writeMeta() error {
 		cal := fmt.Sprintf("loadgen -t 1 and wrk -t1, %s each", cfg.NoopDuration)
 		if r.wrk == "" {
 			cal = fmt.Sprintf("loadgen -t 1 alone (wrk not installed), %s each", cfg.NoopDuration)
+			meta[metaWrk] = WrkMissing
 		}
 		if r.pin {
 			cal += ", on core 1; no-op server on core 0"

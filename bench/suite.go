@@ -442,6 +442,13 @@ const (
 	TargetNotMeasured = "not measured"
 )
 
+// WrkMissing is the note of the calibration target, and meta.json's "wrk",
+// when wrk is not installed: the suite runs without it (wrk is not a
+// prerequisite) and says so rather than leaving the verdict blank.
+const WrkMissing = "wrk not installed (apt-get install wrk)"
+
+const metaWrk = "wrk"
+
 // goal is one line of the targets table: a figure, a bound and where the
 // bound comes from. Every verdict is computed from the run's medians; the
 // figure is either a ratio of the Ratios table or a mode's p50 in ms.
@@ -518,6 +525,9 @@ func (s *Suite) targets() {
 		switch {
 		case !ok:
 			t.Status = TargetNotMeasured
+			if g.ratio == ratioRPSCalibration && s.Meta[metaWrk] == WrkMissing {
+				t.Note = WrkMissing
+			}
 		case g.met(v):
 			t.Measured, t.Status = v, TargetMet
 		case g.atMost:

@@ -219,3 +219,28 @@ func TestSuiteEmpty(t *testing.T) {
 	_, err := LoadSuite(t.TempDir())
 	assert.Error(t, err, "a directory without runs")
 }
+
+// TestCalibrationWithoutWrk: wrk is not a prerequisite, and a suite run
+// without it states why the calibration target has no verdict.
+func TestCalibrationWithoutWrk(t *testing.T) {
+	for _, meta := range []string{`{"wrk":"` + WrkMissing + `"}`, `{}`} {
+		dir := t.TempDir()
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, "runs"), 0o755))
+		writeRun(t, dir, ModeLoadgenNoop, "noop", 1, 50000, 0.5)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "meta.json"), []byte(meta), 0o644))
+		s, err := LoadSuite(dir)
+		require.NoError(t, err)
+		var tg Target
+		for _, x := range s.Targets {
+			if x.Name == "no-op server: loadgen / wrk -t1 throughput" {
+				tg = x
+			}
+		}
+		assert.Equal(t, TargetNotMeasured, tg.Status, "meta %s: no wrk run, no ratio", meta)
+		if meta == `{}` {
+			assert.Empty(t, tg.Note, "a missing ratio for another reason is not blamed on wrk")
+		} else {
+			assert.Equal(t, WrkMissing, tg.Note, "the verdict says wrk is missing and how to get it")
+		}
+	}
+}
