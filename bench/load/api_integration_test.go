@@ -25,7 +25,7 @@ import (
 func startAPI(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "userapi")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/userapi")
+	build := exec.Command("go", "build", "-o", bin, "../../cmd/userapi")
 	build.Stderr = os.Stderr
 	require.NoError(t, build.Run(), "build cmd/userapi")
 
