@@ -33,24 +33,13 @@ const FreePort = -1
 // Defaults returns c with every zero field set: kind prefixes the
 // timestamped results directory ("sweep-"), port is the server's.
 func (c Config) Defaults(kind string, port int) Config {
-	if c.Out == "" {
-		c.Out = filepath.Join("bench", "results", kind+time.Now().UTC().Format("20060102T150405Z"))
-	}
-	if c.UserAPI == "" {
-		c.UserAPI = filepath.Join("bin", "userapi")
-	}
-	if c.Loadgen == "" {
-		c.Loadgen, _ = os.Executable()
-	}
-	if c.Hosts == "" {
-		c.Hosts = "127.0.0.1"
-	}
-	if c.Port == 0 {
-		c.Port = port
-	}
-	if c.Log == nil {
-		c.Log = os.Stderr
-	}
+	exe, _ := os.Executable()
+	load.Default(&c.Out, filepath.Join("bench", "results", kind+time.Now().UTC().Format("20060102T150405Z")))
+	load.Default(&c.UserAPI, filepath.Join("bin", "userapi"))
+	load.Default(&c.Loadgen, exe)
+	load.Default(&c.Hosts, "127.0.0.1")
+	load.Default(&c.Port, port)
+	load.Default[io.Writer](&c.Log, os.Stderr)
 	return c
 }
 

@@ -49,23 +49,14 @@ type Report struct {
 // Defaults returns c with every zero field set to its default.
 func (c Config) Defaults() Config {
 	c.Config = c.Config.Defaults("large-", 18485)
-	for _, n := range []struct {
-		p *int
-		v int
-	}{{&c.Users, 1_000_000}, {&c.SmallUsers, 1000}, {&c.Sample, 100_000}, {&c.Conns, 64}, {&c.ListLimit, 20}} {
-		if *n.p == 0 {
-			*n.p = n.v
-		}
-	}
-	if c.Duration == 0 {
-		c.Duration = 6 * time.Second
-	}
-	if c.LargeKeyspace == "" {
-		c.LargeKeyspace = "bench_large"
-	}
-	if c.SmallKeyspace == "" {
-		c.SmallKeyspace = "bench_small"
-	}
+	load.Default(&c.Users, 1_000_000)
+	load.Default(&c.SmallUsers, 1000)
+	load.Default(&c.Sample, 100_000)
+	load.Default(&c.Conns, 64)
+	load.Default(&c.ListLimit, 20)
+	load.Default(&c.Duration, 6*time.Second)
+	load.Default(&c.LargeKeyspace, "bench_large")
+	load.Default(&c.SmallKeyspace, "bench_small")
 	return c
 }
 

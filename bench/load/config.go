@@ -92,66 +92,43 @@ type Load struct {
 // withDefaults checks and completes the fields every run shares; the
 // caller checks which scenarios it can run.
 func (l Load) withDefaults() (Load, error) {
-	if l.Concurrency == 0 {
-		l.Concurrency = 1
+	Default(&l.Concurrency, 1)
+	Default(&l.Timeout, defaultTimeout)
+	if l.Scenario == Mixed && len(l.Mix) == 0 {
+		l.Mix = DefaultMix()
 	}
-	if l.Concurrency < 0 || l.Concurrency > maxConcurrency {
+	if l.Scenario != Plain {
+		Default(&l.Warmup, defaultWarmupIDs)
+	}
+	switch {
+	case l.Concurrency < 0 || l.Concurrency > maxConcurrency:
 		return l, fieldErr("Concurrency", "must be between 1 and %d, not %d", maxConcurrency, l.Concurrency)
-	}
-	if l.Requests < 0 {
+	case l.Requests < 0:
 		return l, fieldErr("Requests", "must not be negative")
-	}
-	if l.Duration < 0 || l.TimeLimit < 0 {
+	case l.Duration < 0 || l.TimeLimit < 0:
 		return l, fieldErr("Duration", "must not be negative")
-	}
-	if l.Requests == 0 && l.Duration == 0 && l.TimeLimit == 0 {
+	case l.Requests == 0 && l.Duration == 0 && l.TimeLimit == 0:
 		return l, fieldErr("Requests", "set a request count, a duration or a time limit")
-	}
-	if l.Rate < 0 {
+	case l.Rate < 0:
 		return l, fieldErr("Rate", "must not be negative")
-	}
-	if l.Rate > 0 && l.Requests == 0 && l.Duration == 0 {
+	case l.Rate > 0 && l.Requests == 0 && l.Duration == 0:
 		return l, fieldErr("Rate", "needs a request count or a duration to fix the schedule")
-	}
-	if l.Timeout == 0 {
-		l.Timeout = defaultTimeout
-	}
-	if l.Timeout < 0 {
+	case l.Timeout < 0:
 		return l, fieldErr("Timeout", "must be positive")
-	}
-	if l.Threads < 0 {
+	case l.Threads < 0:
 		return l, fieldErr("Threads", "must not be negative")
-	}
-	if l.Warmup < 0 {
+	case l.Warmup < 0:
 		return l, fieldErr("Warmup", "must not be negative")
-	}
-	if l.Scenario == Mixed {
-		if len(l.Mix) == 0 {
-			l.Mix = DefaultMix()
-		}
-		if err := l.Mix.validate(); err != nil {
-			return l, err
-		}
-	}
-	if l.Scenario != Plain && l.Warmup == 0 {
-		l.Warmup = defaultWarmupIDs
+	case l.Scenario == Mixed:
+		return l, l.Mix.validate()
 	}
 	return l, nil
 }
 
 // plan is the driver's part of the load, for the given operations.
 func (l Load) plan(ops []string) plan {
-	return plan{
-		concurrency: l.Concurrency,
-		requests:    l.Requests,
-		duration:    l.Duration,
-		rate:        l.Rate,
-		grace:       l.Timeout,
-		ops:         ops,
-		progress:    l.Progress,
-		window:      l.Window,
-		onWindow:    l.OnWindow,
-	}
+	return plan{concurrency: l.Concurrency, requests: l.Requests, duration: l.Duration, rate: l.Rate, grace: l.Timeout,
+		ops: ops, progress: l.Progress, window: l.Window, onWindow: l.OnWindow}
 }
 
 // describe copies the load's description into a finished run's result.
@@ -226,12 +203,10 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	switch cfg.Scenario {
 	case Plain:
-		if cfg.Method == "" {
-			cfg.Method = "GET"
-			if cfg.Body != nil {
-				cfg.Method = "POST"
-			}
+		if cfg.Body != nil {
+			Default(&cfg.Method, "POST")
 		}
+		Default(&cfg.Method, "GET")
 		cfg.Method = strings.ToUpper(cfg.Method)
 	case Get, Create, Batch, Update, List, Delete, Mixed:
 		if cfg.Method != "" || cfg.Body != nil {
@@ -243,19 +218,15 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Load, err = cfg.Load.withDefaults(); err != nil {
 		return cfg, err
 	}
-	if cfg.Body != nil && cfg.ContentType == "" {
-		cfg.ContentType = "application/json"
+	if cfg.Body != nil {
+		Default(&cfg.ContentType, "application/json")
 	}
-	if cfg.BatchSize == 0 {
-		cfg.BatchSize = defaultBatchSize
-	}
-	if cfg.BatchSize < 1 || cfg.BatchSize > maxBatchSize {
+	Default(&cfg.BatchSize, defaultBatchSize)
+	Default(&cfg.ListLimit, defaultListLimit)
+	switch {
+	case cfg.BatchSize < 1 || cfg.BatchSize > maxBatchSize:
 		return cfg, fieldErr("BatchSize", "must be between 1 and %d, not %d", maxBatchSize, cfg.BatchSize)
-	}
-	if cfg.ListLimit == 0 {
-		cfg.ListLimit = defaultListLimit
-	}
-	if cfg.ListLimit < 1 || cfg.ListLimit > maxListLimit {
+	case cfg.ListLimit < 1 || cfg.ListLimit > maxListLimit:
 		return cfg, fieldErr("ListLimit", "must be between 1 and %d, not %d", maxListLimit, cfg.ListLimit)
 	}
 	return cfg, nil
@@ -276,6 +247,15 @@ func ParseScenario(s string) Scenario {
 func ValidKeyspace(name string) bool { return keyspaceName.MatchString(name) }
 
 var keyspaceName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,47}$`)
+
+// Default sets *p to v when it holds the zero value: how every config of
+// the harness takes its defaults.
+func Default[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
 
 // FieldError reports an invalid config field as a *ConfigError.
 func FieldError(field, format string, args ...any) error { return fieldErr(field, format, args...) }

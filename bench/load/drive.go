@@ -336,14 +336,8 @@ func (d *driver) showProgress(finished <-chan struct{}, done chan<- struct{}) {
 }
 
 func (d *driver) result(elapsed time.Duration) *Result {
-	r := &Result{
-		Start:     d.start,
-		Elapsed:   elapsed,
-		Latency:   newHist(),
-		Status:    map[int]int64{},
-		Errors:    map[string]int64{},
-		Scheduled: d.scheduled,
-	}
+	r := &Result{Info: Info{Scheduled: d.scheduled}, Start: d.start, Elapsed: elapsed, Latency: newHist(),
+		Status: map[int]int64{}, Errors: map[string]int64{}}
 	if d.rate > 0 {
 		r.Service = newHist()
 	}

@@ -3,6 +3,7 @@ package load
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -78,15 +79,6 @@ func (m Mix) String() string {
 	return strings.Join(parts, ",")
 }
 
-func (m Mix) weight(op Scenario) int {
-	for _, e := range m {
-		if e.Op == op {
-			return e.Weight
-		}
-	}
-	return 0
-}
-
 // picker is the weighted choice of a run's operations, shared by the HTTP
 // and raw drivers: one operation for a single scenario, the mix's entries
 // of non-zero weight for Mixed.
@@ -135,12 +127,5 @@ func (p picker) names() []string {
 
 // has reports whether any of ops can be picked.
 func (p picker) has(ops ...Scenario) bool {
-	for _, op := range ops {
-		for _, o := range p.ops {
-			if o == op {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.ContainsFunc(ops, func(op Scenario) bool { return slices.Contains(p.ops, op) })
 }

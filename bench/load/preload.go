@@ -30,22 +30,14 @@ type PreloadConfig struct {
 
 // Preload creates cfg.Users users and returns a uniform sample of their ids.
 func Preload(ctx context.Context, cfg PreloadConfig) ([]string, error) {
-	if cfg.Users == 0 {
-		cfg.Users = 1_000_000
-	}
-	if cfg.BatchSize == 0 {
-		cfg.BatchSize = 500
-	}
-	if cfg.BatchSize < 1 || cfg.BatchSize > maxBatchSize {
+	Default(&cfg.Users, 1_000_000)
+	Default(&cfg.BatchSize, 500)
+	Default(&cfg.Conns, 8)
+	Default(&cfg.Sample, 100_000)
+	switch {
+	case cfg.BatchSize < 1 || cfg.BatchSize > maxBatchSize:
 		return nil, fieldErr("BatchSize", "must be between 1 and %d, not %d", maxBatchSize, cfg.BatchSize)
-	}
-	if cfg.Conns == 0 {
-		cfg.Conns = 8
-	}
-	if cfg.Sample == 0 {
-		cfg.Sample = 100_000
-	}
-	if cfg.Users < 1 || cfg.Conns < 1 || cfg.Sample < 1 {
+	case cfg.Users < 1 || cfg.Conns < 1 || cfg.Sample < 1:
 		return nil, fieldErr("Users", "users, connections and sample must be positive")
 	}
 	hc, err := Config{URL: cfg.URL, Load: Load{Concurrency: cfg.Conns, Requests: 1}}.withDefaults()

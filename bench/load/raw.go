@@ -36,35 +36,21 @@ func (cfg RawConfig) withDefaults() (RawConfig, error) {
 	if len(cfg.Hosts) == 0 {
 		cfg.Hosts = []string{"127.0.0.1"}
 	}
-	if cfg.Port == 0 {
-		cfg.Port = 9042
-	}
-	if cfg.Keyspace == "" {
-		cfg.Keyspace = "loadgen_raw"
-	}
-	if !keyspaceName.MatchString(cfg.Keyspace) {
+	Default(&cfg.Port, 9042)
+	Default(&cfg.Keyspace, "loadgen_raw")
+	Default(&cfg.ReplicationFactor, 1)
+	Default(&cfg.Consistency, "LOCAL_QUORUM")
+	Default(&cfg.NumConns, 2)
+	Default(&cfg.Scenario, Get)
+	_, cerr := gocql.ParseConsistencyWrapper(cfg.Consistency)
+	switch {
+	case !keyspaceName.MatchString(cfg.Keyspace):
 		return cfg, fieldErr("Keyspace", "%q is not a keyspace name (lowercase letter, then up to 47 of a-z, 0-9, _)", cfg.Keyspace)
-	}
-	if cfg.ReplicationFactor == 0 {
-		cfg.ReplicationFactor = 1
-	}
-	if cfg.Consistency == "" {
-		cfg.Consistency = "LOCAL_QUORUM"
-	}
-	if _, err := gocql.ParseConsistencyWrapper(cfg.Consistency); err != nil {
+	case cerr != nil:
 		return cfg, fieldErr("Consistency", "%q is not a consistency level", cfg.Consistency)
-	}
-	if cfg.NumConns == 0 {
-		cfg.NumConns = 2
-	}
-	if cfg.NumConns < 0 {
+	case cfg.NumConns < 0:
 		return cfg, fieldErr("NumConns", "must be positive")
-	}
-	switch cfg.Scenario {
-	case Plain:
-		cfg.Scenario = Get
-	case Get, Create, Mixed:
-	default:
+	case cfg.Scenario != Get && cfg.Scenario != Create && cfg.Scenario != Mixed:
 		return cfg, fieldErr("Scenario", "raw mode runs get, create or mixed, not %q", cfg.Scenario)
 	}
 	var err error

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
@@ -133,7 +134,7 @@ func WriteAB(w io.Writer, r *Result) error {
 func writeExtras(b *strings.Builder, r *Result) {
 	if len(r.Status) > 0 {
 		parts := []string{}
-		for _, code := range r.sortedStatuses() {
+		for _, code := range slices.Sorted(maps.Keys(r.Status)) {
 			parts = append(parts, fmt.Sprintf("%d: %d", code, r.Status[code]))
 		}
 		fmt.Fprintf(b, "\nStatus codes:           %s\n", strings.Join(parts, ", "))

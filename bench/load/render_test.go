@@ -179,7 +179,7 @@ func TestWriteReportFormats(t *testing.T) {
 }
 
 func TestReportsOfEmptyRun(t *testing.T) {
-	r := &Result{Latency: newHist(), Status: map[int]int64{}, Errors: map[string]int64{ErrKindConnect: 3}, Concurrency: 1}
+	r := &Result{Latency: newHist(), Status: map[int]int64{}, Errors: map[string]int64{ErrKindConnect: 3}, Info: Info{Concurrency: 1}}
 	for _, f := range []Format{FormatAB, FormatWrk, FormatJSON} {
 		var b bytes.Buffer
 		require.NoError(t, WriteReport(&b, r, f), "format %s of a run with no answers", f)

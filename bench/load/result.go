@@ -2,7 +2,6 @@ package load
 
 import (
 	"maps"
-	"slices"
 	"strconv"
 	"time"
 
@@ -11,33 +10,40 @@ import (
 	"github.com/userapi/userapi/bench/measure"
 )
 
+// Info is what a Result and its Summary share: what was sent where, how
+// it went in counts, and what it cost.
+type Info struct {
+	Labels      map[string]string `json:"labels,omitempty"`
+	Mode        string            `json:"mode"`             // "http" or "raw"
+	Target      string            `json:"target"`           // URL, or cql://host/keyspace
+	Method      string            `json:"method,omitempty"` // plain mode's method
+	Scenario    string            `json:"scenario,omitempty"`
+	Mix         string            `json:"mix,omitempty"`
+	Concurrency int               `json:"concurrency"`
+	Threads     int               `json:"threads,omitempty"`
+	Rate        float64           `json:"rate,omitempty"`
+	KeepAlive   bool              `json:"keepalive"`
+	Scheduled   int64             `json:"scheduled,omitempty"`      // rate mode: sends on the schedule
+	Unsent      int64             `json:"unsent,omitempty"`         // rate mode: scheduled sends never made
+	Setup       int64             `json:"setup_requests,omitempty"` // unmeasured requests: warm-up and id refills
+	// On the wire, headers included (HTTP only), and response bodies.
+	BytesRead    int64 `json:"bytes_read"`
+	BytesWritten int64 `json:"bytes_written"`
+	BodyBytes    int64 `json:"body_bytes"`
+	Connections  int64 `json:"connections,omitempty"` // opened during the measured phase
+
+	Server *measure.Usage `json:"server,omitempty"` // the watched process, when Load.WatchPID is set
+	Client *measure.Usage `json:"client,omitempty"` // loadgen itself: for a raw run, the driver's cost
+}
+
 // Result is what one run measured. Histograms hold microseconds.
 type Result struct {
-	Mode        string // "http" or "raw"
-	Target      string // URL, or cql://host/keyspace
-	Method      string // plain mode's method
-	Scenario    string // scenario name, "" in plain mode
-	Mix         string // the mix, for the mix scenario
-	Concurrency int
-	Threads     int
-	Rate        float64
-	KeepAlive   bool
-	Labels      map[string]string
-
-	Start   time.Time
-	Elapsed time.Duration // the measured phase
-
+	Info
+	Start     time.Time
+	Elapsed   time.Duration    // the measured phase
 	Responses int64            // requests that got an answer, any status
 	Status    map[int]int64    // answers by status code
 	Errors    map[string]int64 // requests without an answer, by kind (see errorKind)
-	Scheduled int64            // rate mode: sends on the schedule
-	Unsent    int64            // rate mode: scheduled sends never made
-	Setup     int64            // unmeasured requests: warm-up and id refills
-
-	BytesRead    int64 // on the wire, headers included (HTTP only)
-	BytesWritten int64
-	BodyBytes    int64 // response bodies
-	Connections  int64 // connections opened during the measured phase
 
 	// Latency is from the send (or, in rate mode, from the intended send)
 	// to the full response, for answered requests only.
@@ -50,9 +56,6 @@ type Result struct {
 	ServerSoftware string // the first response's Server header
 	DocumentPath   string
 	DocumentLength int // the first response's body length
-
-	Server *measure.Usage // the watched process, when Load.WatchPID is set
-	Client *measure.Usage // loadgen itself: for a raw run, the driver's cost
 }
 
 // OpResult is one operation's share of a run.
@@ -172,16 +175,7 @@ func withinStdev(h *hdrhistogram.Histogram) float64 {
 
 // Summary is a run's JSON form, and what `loadgen report` reads back.
 type Summary struct {
-	Labels         map[string]string    `json:"labels,omitempty"`
-	Mode           string               `json:"mode"`
-	Target         string               `json:"target"`
-	Method         string               `json:"method,omitempty"`
-	Scenario       string               `json:"scenario,omitempty"`
-	Mix            string               `json:"mix,omitempty"`
-	Concurrency    int                  `json:"concurrency"`
-	Threads        int                  `json:"threads,omitempty"`
-	Rate           float64              `json:"rate,omitempty"`
-	KeepAlive      bool                 `json:"keepalive"`
+	Info
 	Start          time.Time            `json:"start"`
 	ElapsedSeconds float64              `json:"elapsed_seconds"`
 	Requests       int64                `json:"requests"`
@@ -190,19 +184,9 @@ type Summary struct {
 	Non2xx         int64                `json:"non_2xx"`
 	Errors         int64                `json:"errors"`
 	ErrorsByKind   map[string]int64     `json:"errors_by_kind,omitempty"`
-	Scheduled      int64                `json:"scheduled,omitempty"`
-	Unsent         int64                `json:"unsent,omitempty"`
-	Setup          int64                `json:"setup_requests,omitempty"`
-	BytesRead      int64                `json:"bytes_read"`
-	BytesWritten   int64                `json:"bytes_written"`
-	BodyBytes      int64                `json:"body_bytes"`
-	Connections    int64                `json:"connections,omitempty"`
 	Latency        LatencySummary       `json:"latency_ms"`
 	ServiceLatency *LatencySummary      `json:"service_latency_ms,omitempty"`
 	Ops            map[string]OpSummary `json:"ops,omitempty"`
-	Server         *measure.Usage       `json:"server,omitempty"`
-	Client         *measure.Usage       `json:"client,omitempty"`
-	Extra          map[string]any       `json:"extra,omitempty"`
 }
 
 // OpSummary is one operation's line in a Summary.
@@ -214,35 +198,9 @@ type OpSummary struct {
 
 // Summary condenses r for JSON.
 func (r *Result) Summary() Summary {
-	s := Summary{
-		Labels:         r.Labels,
-		Mode:           r.Mode,
-		Target:         r.Target,
-		Method:         r.Method,
-		Scenario:       r.Scenario,
-		Mix:            r.Mix,
-		Concurrency:    r.Concurrency,
-		Threads:        r.Threads,
-		Rate:           r.Rate,
-		KeepAlive:      r.KeepAlive,
-		Start:          r.Start.UTC(),
-		ElapsedSeconds: r.Elapsed.Seconds(),
-		Requests:       r.Responses,
-		RequestsPerSec: r.RequestsPerSec(),
-		Status:         map[string]int64{},
-		Non2xx:         r.Non2xx(),
-		Errors:         r.ErrorCount(),
-		Scheduled:      r.Scheduled,
-		Unsent:         r.Unsent,
-		Setup:          r.Setup,
-		BytesRead:      r.BytesRead,
-		BytesWritten:   r.BytesWritten,
-		BodyBytes:      r.BodyBytes,
-		Connections:    r.Connections,
-		Latency:        Summarize(r.Latency),
-		Server:         r.Server,
-		Client:         r.Client,
-	}
+	s := Summary{Info: r.Info, Start: r.Start.UTC(), ElapsedSeconds: r.Elapsed.Seconds(), Requests: r.Responses,
+		RequestsPerSec: r.RequestsPerSec(), Status: map[string]int64{}, Non2xx: r.Non2xx(), Errors: r.ErrorCount(),
+		Latency: Summarize(r.Latency)}
 	for code, n := range r.Status {
 		s.Status[strconv.Itoa(code)] = n
 	}
@@ -260,9 +218,4 @@ func (r *Result) Summary() Summary {
 		}
 	}
 	return s
-}
-
-// sortedStatuses lists r's status codes in order.
-func (r *Result) sortedStatuses() []int {
-	return slices.Sorted(maps.Keys(r.Status))
 }

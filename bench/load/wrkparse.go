@@ -12,7 +12,7 @@ import (
 // that the suite can set wrk's figures beside loadgen's. Fields wrk does
 // not print stay zero.
 func ParseWrk(text string) (Summary, error) {
-	s := Summary{Mode: "wrk", KeepAlive: true, Status: map[string]int64{}, Latency: LatencySummary{Percentiles: []Percentile{}}}
+	s := Summary{Info: Info{Mode: "wrk", KeepAlive: true}, Status: map[string]int64{}, Latency: LatencySummary{Percentiles: []Percentile{}}}
 	var sawRPS, inDist bool
 	sc := bufio.NewScanner(strings.NewReader(text))
 	for sc.Scan() {

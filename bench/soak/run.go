@@ -62,42 +62,20 @@ type Config struct {
 // Defaults returns c with every zero field set to its default.
 func (c Config) Defaults() Config {
 	c.Config = c.Config.Defaults("soak-", 18484)
-	if c.Duration == 0 {
-		c.Duration = 30 * time.Minute
-	}
-	if c.KneeShare == 0 {
-		c.KneeShare = 0.7
-	}
-	if c.Conns == 0 {
-		c.Conns = 256
-	}
-	if c.Mix == "" {
-		c.Mix = load.DefaultMix().String()
-	}
-	if c.Warmup == 0 {
-		c.Warmup = 1000
-	}
-	if c.Window == 0 {
-		c.Window = 10 * time.Second
-	}
-	if c.Settle == 0 {
-		c.Settle = min(c.Duration/6, 5*time.Minute)
-	}
+	load.Default(&c.Duration, 30*time.Minute)
+	load.Default(&c.KneeShare, 0.7)
+	load.Default(&c.Conns, 256)
+	load.Default(&c.Mix, load.DefaultMix().String())
+	load.Default(&c.Warmup, 1000)
+	load.Default(&c.Window, 10*time.Second)
+	load.Default(&c.Settle, min(c.Duration/6, 5*time.Minute))
 	c.Settle = max(c.Settle, 0)
-	if c.Idle == 0 {
-		c.Idle = time.Minute
-	}
-	if c.Verify == 0 {
-		c.Verify = 10000
-	}
+	load.Default(&c.Idle, time.Minute)
+	load.Default(&c.Verify, 10000)
+	load.Default(&c.NodetoolEvery, 10*time.Minute)
+	load.Default(&c.Keyspace, "soak_api")
 	if c.Nodetool == nil {
 		c.Nodetool = []string{"scripts/cassandra.sh", "nodetool"}
-	}
-	if c.NodetoolEvery == 0 {
-		c.NodetoolEvery = 10 * time.Minute
-	}
-	if c.Keyspace == "" {
-		c.Keyspace = "soak_api"
 	}
 	return c
 }

@@ -38,9 +38,9 @@ Transfer/sec:      2.31MB
 func writeRun(t *testing.T, dir, mode, scenario string, repeat int, rps, ms float64) {
 	t.Helper()
 	r := &load.Result{
-		Mode: "http", Target: "http://127.0.0.1:8000", Scenario: scenario, Concurrency: 64,
+		Info:    load.Info{Mode: "http", Target: "http://127.0.0.1:8000", Scenario: scenario, Concurrency: 64, Labels: map[string]string{"mode": mode, "scenario": scenario, "repeat": strconv.Itoa(repeat)}},
 		Elapsed: time.Second, Responses: int64(rps), Status: map[int]int64{200: int64(rps)},
-		Latency: hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 3), Labels: map[string]string{"mode": mode, "scenario": scenario, "repeat": strconv.Itoa(repeat)},
+		Latency: hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 3),
 	}
 	require.NoError(t, r.Latency.RecordValues(int64(ms*1000), int64(rps)))
 	if mode != harness.ModeRaw {

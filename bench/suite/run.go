@@ -78,37 +78,26 @@ var (
 // Defaults returns c with every zero field set to its default.
 func (c Config) Defaults() Config {
 	c.Config = c.Config.Defaults("", 18480)
-	def := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
-		}
+	load.Default(&c.Duration, 6*time.Second)
+	load.Default(&c.NoopDuration, 3*time.Second)
+	load.Default(&c.WarmDuration, 3*time.Second)
+	load.Default(&c.Conns, 64)
+	load.Default(&c.Repeats, 3)
+	load.Default(&c.Warmup, 1000)
+	load.Default(&c.NoopPort, 18481)
+	load.Default(&c.PprofPort, 18482)
+	load.Default(&c.Mix, load.DefaultMix().String())
+	load.Default(&c.APIKeyspace, "bench_api")
+	load.Default(&c.RawKeyspace, "bench_raw")
+	load.Default(&c.NaiveKeyspace, "bench_naive")
+	if c.Scenarios == nil {
+		c.Scenarios = Scenarios
 	}
-	def(&c.Duration, 6*time.Second)
-	def(&c.NoopDuration, 3*time.Second)
-	def(&c.WarmDuration, 3*time.Second)
-	for _, n := range []struct {
-		p *int
-		v int
-	}{{&c.Conns, 64}, {&c.Repeats, 3}, {&c.Warmup, 1000}, {&c.NoopPort, 18481}, {&c.PprofPort, 18482}} {
-		if *n.p == 0 {
-			*n.p = n.v
-		}
+	if c.Modes == nil {
+		c.Modes = Modes
 	}
-	for _, s := range []struct {
-		p *[]string
-		v []string
-	}{{&c.Scenarios, Scenarios}, {&c.Modes, Modes}, {&c.NoBatchFlags, []string{"-batch-max", "1"}}} {
-		if *s.p == nil {
-			*s.p = s.v
-		}
-	}
-	for _, s := range []struct {
-		p *string
-		v string
-	}{{&c.Mix, load.DefaultMix().String()}, {&c.APIKeyspace, "bench_api"}, {&c.RawKeyspace, "bench_raw"}, {&c.NaiveKeyspace, "bench_naive"}} {
-		if *s.p == "" {
-			*s.p = s.v
-		}
+	if c.NoBatchFlags == nil {
+		c.NoBatchFlags = []string{"-batch-max", "1"}
 	}
 	return c
 }

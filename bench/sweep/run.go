@@ -55,38 +55,24 @@ const (
 // Defaults returns c with every zero field set to its default.
 func (c Config) Defaults() Config {
 	c.Config = c.Config.Defaults("sweep-", 18483)
-	if c.Step == 0 {
-		c.Step = 5 * time.Second
-	}
+	load.Default(&c.Step, 5*time.Second)
+	load.Default(&c.RateConns, 256)
+	load.Default(&c.Mix, load.DefaultMix().String())
+	load.Default(&c.Warmup, 1000)
+	load.Default(&c.P99Bound, 10*time.Millisecond)
+	load.Default(&c.APIKeyspace, "sweep_api")
+	load.Default(&c.RawKeyspace, "sweep_raw")
 	if c.Concurrency == nil {
 		c.Concurrency = []int{1, 4, 16, 64, 256, 1024}
 	}
 	if c.RateSteps == nil {
 		c.RateSteps = []float64{0.1, 0.25, 0.5, 0.7, 0.8, 0.9, 1, 1.1, 1.25, 1.5}
 	}
-	if c.RateConns == 0 {
-		c.RateConns = 256
-	}
 	if c.Scenarios == nil {
 		c.Scenarios = Scenarios
 	}
 	if c.Modes == nil {
 		c.Modes = Modes
-	}
-	if c.Mix == "" {
-		c.Mix = load.DefaultMix().String()
-	}
-	if c.Warmup == 0 {
-		c.Warmup = 1000
-	}
-	if c.P99Bound == 0 {
-		c.P99Bound = 10 * time.Millisecond
-	}
-	if c.APIKeyspace == "" {
-		c.APIKeyspace = "sweep_api"
-	}
-	if c.RawKeyspace == "" {
-		c.RawKeyspace = "sweep_raw"
 	}
 	return c
 }
