@@ -17,6 +17,7 @@ import (
 
 	"github.com/userapi/userapi/bench/harness"
 	"github.com/userapi/userapi/bench/load"
+	"github.com/userapi/userapi/bench/report"
 	"github.com/userapi/userapi/bench/soak"
 	"github.com/userapi/userapi/bench/sweep"
 	"github.com/userapi/userapi/internal/cassandratest"
@@ -120,4 +121,22 @@ func TestCapacitySmoke(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(report), "| get | 4 | large | 3000 |", "large-table get row")
 	assert.Contains(t, string(report), "| list | 1 | small | 200 |", "small-table list row")
+}
+
+// With neither a rate nor a sweep (this directory has no bench/results),
+// the soak calibrates on its own server and says so: make soak runs from a
+// fresh clone with nothing set.
+func TestSoakCalibrates(t *testing.T) {
+	userapi, _ := buildBinaries(t)
+	ks := keyspaces(t, "soakcal")
+	out := filepath.Join(t.TempDir(), "soak")
+	stderr := runCapacity(t, "soak", "-out", out, "-userapi", userapi, "-hosts", cassandratest.Hosts()[0], "-port", "0",
+		"-d", "2s", "-window", "1s", "-settle", "1s", "-c", "8", "-warmup", "100", "-verify", "100", "-strict=false",
+		"-idle", "10s", "-no-nodetool", "-keyspace", ks["soakcal"])
+	assert.Contains(t, stderr, "no rate and no sweep: calibrating", "the soak says it calibrates")
+	assert.Contains(t, stderr, "of its own calibration", "and that the rate came from it")
+	var sr soak.Report
+	require.NoError(t, report.ReadJSON(filepath.Join(out, "results.json"), &sr), "soak results.json")
+	assert.Len(t, sr.Verdicts, 5, "the soak ran to its verdicts")
+	assert.Contains(t, sr.Meta["load"], "req/s", "meta.json and the report carry the rate")
 }

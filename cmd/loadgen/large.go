@@ -10,15 +10,14 @@ import (
 
 const largeUsage = `Usage: loadgen large [flags]
 
-GET-by-id and list figures on a large table next to a small one (make
-bench-large). For each table it drops the keyspace, starts bin/userapi on
-it, preloads the users through POST /users/batch (progress every 2 s), and
-runs get (over a uniform sample of the table's ids, not just recent rows)
-and list (pages followed through X-Next-Page-State) on -c connections and on
-one. Results go to -out: report.md (both tables side by side, large / small
-ratios), results.json, runs/, logs/ and the id samples.
+Get-by-id and list on a large table beside a small one (make bench-large):
+for each, drop the keyspace, start bin/userapi on it, preload the users
+through POST /users/batch, then get (over a uniform sample of its ids) and
+list (following X-Next-Page-State) on -c connections and on one. Results go
+to -out: report.md with large / small ratios, results.json, the id samples.
 
-Every flag falls back to the environment variable in brackets.
+Every flag falls back to the environment variable in brackets; docs/load-testing.md
+explains the run and its report.
 
 Flags:
 `

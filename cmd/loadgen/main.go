@@ -29,37 +29,22 @@ func main() {
 	os.Exit(code)
 }
 
+// subcommands are loadgen's verbs; without one, loadgen runs an HTTP load.
+var subcommands = map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+	"raw": runRaw, "report": runReport, "noop": runNoop, "naive": runNaive,
+	"suite": runSuite, "sweep": runSweep, "soak": runSoak, "large": runLarge,
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var err error
-	if len(args) > 0 {
-		switch args[0] {
-		case "raw":
-			err = runRaw(ctx, args[1:], stdout, stderr)
-		case "report":
-			err = runReport(args[1:], stdout, stderr)
-		case "noop":
-			err = runNoop(ctx, args[1:], stdout, stderr)
-		case "naive":
-			err = runNaive(ctx, args[1:], stdout, stderr)
-		case "suite":
-			err = runSuite(ctx, args[1:], stdout, stderr)
-		case "sweep":
-			err = runSweep(ctx, args[1:], stdout, stderr)
-		case "soak":
-			err = runSoak(ctx, args[1:], stdout, stderr)
-		case "large":
-			err = runLarge(ctx, args[1:], stdout, stderr)
-		default:
-			err = runHTTP(ctx, args, stdout, stderr)
-		}
+	if len(args) > 0 && subcommands[args[0]] != nil {
+		err = subcommands[args[0]](ctx, args[1:], stdout, stderr)
 	} else {
 		err = runHTTP(ctx, args, stdout, stderr)
 	}
 	var ue usageError
 	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
+	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "loadgen: %v\nRun loadgen -help for usage.\n", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -22,7 +23,7 @@ document cites (scripts/trim-results.sh).
 Flags:
 `
 
-func runReport(args []string, stdout, stderr io.Writer) error {
+func runReport(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("loadgen report", reportUsage, stderr)
 	quiet := fs.Bool("q", false, "write the files only; print nothing")
 	pos, err := parseFlags(fs, args)

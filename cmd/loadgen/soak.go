@@ -11,24 +11,18 @@ import (
 
 const soakUsage = `Usage: loadgen soak [flags]
 
-A long mixed read/write load on bin/userapi at a constant rate (make soak).
-The rate is -R, or 70% (-knee-share) of the API's knee for the mixed scenario
-in a sweep's results.json: -sweep, else the latest bench/results/sweep-*,
-else a short calibration of its own on the soak's server (it says which). Every -window it samples the server's
-RSS (/proc), heap, goroutines and GC pauses (/metrics), its HTTP and CQL
-connections (/proc sockets), the client's p50/p99 and errors by kind, and
-Cassandra's compactions and memtable flushes (system_views.thread_pools over
-CQL; nodetool compactionstats every -nodetool-every), printing a line each
-time. At the end it reads back a sample of the acknowledged creates and
-compares them field by field.
+A long mixed load on bin/userapi at a constant rate (make soak): -R, or
+-knee-share of the API's mixed knee in -sweep, else in the latest
+bench/results/sweep-*, else in a short calibration of its own (it says
+which). Every -window it samples the server (RSS, heap, goroutines, GC,
+connections), the client's latency and errors, and Cassandra's compactions;
+at the end it reads back a sample of the acknowledged creates. Verdicts: RSS
+drift <= 10% and last/first p99 <= 1.5x after -settle, goroutines back to
+idle within -idle, no failed request, every sampled create intact. Exit
+status 1 when a verdict fails (unless -strict=false).
 
-Verdicts: RSS drift <= 10% after -settle; goroutines back to the idle
-count within -idle after the load; p99 of the last window <= 1.5x the first
-after -settle; no failed request; every sampled create readable with its
-content. Results go to -out: report.md, results.json, plots over time, logs/.
-Exit status 1 when a verdict fails (unless -strict=false).
-
-Every flag falls back to the environment variable in brackets.
+Every flag falls back to the environment variable in brackets; docs/load-testing.md
+explains the run and its report.
 
 Flags:
 `

@@ -11,9 +11,9 @@ import (
 
 const suiteUsage = `Usage: loadgen suite [flags]
 
-The make bench suite. It runs get-by-id, create, mixed and one-connection
-get-by-id loads for a fixed time in each mode, alternating the modes' order
-in each repeat after one uncounted warm pass:
+The make bench suite: get-by-id, create, mixed and one-connection get-by-id,
+each for -d in every mode, the modes alternating their order each repeat
+after one uncounted warm pass:
 
   api         bin/userapi as shipped (token-aware batching on)
   raw         loadgen raw: the same reads and writes straight to Cassandra
@@ -22,15 +22,13 @@ in each repeat after one uncounted warm pass:
   noop        loadgen -t 1 and wrk -t1 against a no-op server (the client
               check; without wrk, loadgen alone and the target says so)
 
-Each server runs on its own keyspace and is stopped by its pid; each load is
-a loadgen process of its own. Server CPU per request comes from
-/proc/PID/stat over each measured phase, and loadgen's own CPU per query in
-raw mode is the driver's cost. Results go to -out: runs/, logs/, meta.json,
-and report.md (targets with verdicts, ratios API / raw and API / naive, CPU
-per request), results.json and plots. Cassandra must answer (make
-cassandra-up); bin/userapi must be built (make build).
+Each server runs on its own keyspace, each load is a loadgen process of its
+own. Results go to -out: report.md (targets with verdicts, ratios, CPU per
+request), results.json, plots, meta.json, runs/, logs/. Cassandra must answer
+(make cassandra-up); bin/userapi must be built (make build).
 
-Every flag falls back to the environment variable in brackets.
+Every flag falls back to the environment variable in brackets; docs/load-testing.md
+explains the run and its report.
 
 Flags:
 `

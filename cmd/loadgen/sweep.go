@@ -12,23 +12,15 @@ import (
 
 const sweepUsage = `Usage: loadgen sweep [flags]
 
-The capacity sweep (make sweep). For each scenario, the API (bin/userapi)
-and the raw driver (loadgen raw) side by side:
+The capacity sweep (make sweep): per scenario, the API and loadgen raw side
+by side, closed loop at each -concurrency, then open loop at constant rates
+(-rates, or -rate-steps times the mode's closed-loop peak). The knee is the
+highest offered rate whose step held p99 <= -p99-bound with at least 95% of
+it answered, nothing unsent, no error and no non-2xx. Results go to -out:
+report.md, results.json (what loadgen soak reads), plots, meta.json, runs/.
 
-  1. closed loop at each -concurrency: throughput, p50, p99, p99.9;
-  2. open loop at rising constant rates: -rates, or -rate-steps times the
-     mode's closed-loop peak (past 1 means past saturation), latency from
-     each request's intended send time.
-
-The knee, per mode and scenario, is the highest offered rate whose step held:
-p99 <= -p99-bound, at least 95% of the rate answered, nothing unsent, no
-error and no non-2xx. Results go to -out: runs/ (one loadgen JSON summary per
-step), logs/, meta.json, report.md (knees, every step), results.json (read
-by loadgen soak -sweep) and plots of latency against throughput (the knee)
-and throughput against concurrency. Cassandra must answer (make
-cassandra-up); bin/userapi must be built (make build).
-
-Every flag falls back to the environment variable in brackets.
+Every flag falls back to the environment variable in brackets; docs/load-testing.md
+explains the run and its report.
 
 Flags:
 `
