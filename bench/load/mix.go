@@ -17,7 +17,11 @@ type MixEntry struct {
 // Mix is a weighted choice of operations; see ParseMix.
 type Mix []MixEntry
 
-// DefaultMix is 80% get-by-id, 20% create.
+// DefaultMixText is the mix of every run that sets none: 80% get-by-id,
+// 20% create, as the command line writes it.
+const DefaultMixText = "read=80,write=20"
+
+// DefaultMix is DefaultMixText parsed.
 func DefaultMix() Mix { return Mix{{Get, 80}, {Create, 20}} }
 
 // ParseMix reads "read=80,write=20" or any of get, create, batch, update,

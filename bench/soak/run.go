@@ -65,7 +65,7 @@ func (c Config) Defaults() Config {
 	load.Default(&c.Duration, 30*time.Minute)
 	load.Default(&c.KneeShare, 0.7)
 	load.Default(&c.Conns, 256)
-	load.Default(&c.Mix, load.DefaultMix().String())
+	load.Default(&c.Mix, load.DefaultMixText)
 	load.Default(&c.Warmup, 1000)
 	load.Default(&c.Window, 10*time.Second)
 	load.Default(&c.Settle, min(c.Duration/6, 5*time.Minute))

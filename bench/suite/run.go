@@ -86,7 +86,7 @@ func (c Config) Defaults() Config {
 	load.Default(&c.Warmup, 1000)
 	load.Default(&c.NoopPort, 18481)
 	load.Default(&c.PprofPort, 18482)
-	load.Default(&c.Mix, load.DefaultMix().String())
+	load.Default(&c.Mix, load.DefaultMixText)
 	load.Default(&c.APIKeyspace, "bench_api")
 	load.Default(&c.RawKeyspace, "bench_raw")
 	load.Default(&c.NaiveKeyspace, "bench_naive")

@@ -57,7 +57,7 @@ func (c Config) Defaults() Config {
 	c.Config = c.Config.Defaults("sweep-", 18483)
 	load.Default(&c.Step, 5*time.Second)
 	load.Default(&c.RateConns, 256)
-	load.Default(&c.Mix, load.DefaultMix().String())
+	load.Default(&c.Mix, load.DefaultMixText)
 	load.Default(&c.Warmup, 1000)
 	load.Default(&c.P99Bound, 10*time.Millisecond)
 	load.Default(&c.APIKeyspace, "sweep_api")

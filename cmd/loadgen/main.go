@@ -201,7 +201,7 @@ func (f *runFlags) register(fs *flag.FlagSet, l *load.Load, raw bool) {
 	fs.Float64Var(&l.Rate, "R", 0, "constant `rate` in "+what+"/s over all "+in+"; latency then counts from each one's intended send time (wrk2's -R)")
 	fs.DurationVar(&l.Timeout, "timeout", 10*time.Second, "per-request `timeout`; one without an answer by then counts as a timeout error")
 	fs.StringVar(&f.scenario, "scenario", scen, "`scenario`: get, create, batch, update, list, delete or mixed (raw: get, create or mixed); ids come from users created in a warm-up")
-	fs.StringVar(&f.mix, "mix", "read=80,write=20", "`weights` for -scenario mixed: op=weight,... with ops read (=get), write (=create), get, create, batch, update, list, delete")
+	fs.StringVar(&f.mix, "mix", load.DefaultMixText, "`weights` for -scenario mixed: op=weight,... with ops read (=get), write (=create), get, create, batch, update, list, delete")
 	fs.IntVar(&l.Warmup, "warmup", warmup, warmupHelp)
 	fs.StringVar(&f.format, "format", format, "report `format`: ab, wrk or json; default ab, or wrk for a wrk-style run (-d)")
 	fs.StringVar(&f.out, "out", "", "also write the run's JSON summary to this `file`")
