@@ -140,13 +140,8 @@ func writeExtras(b *strings.Builder, r *Result) {
 		fmt.Fprintf(b, "\nStatus codes:           %s\n", strings.Join(parts, ", "))
 	}
 	if len(r.Errors) > 0 {
-		kinds := make([]string, 0, len(r.Errors))
-		for k := range r.Errors {
-			kinds = append(kinds, k)
-		}
-		slices.Sort(kinds)
 		parts := []string{}
-		for _, k := range kinds {
+		for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
 			parts = append(parts, fmt.Sprintf("%s %d", k, r.Errors[k]))
 		}
 		fmt.Fprintf(b, "Errors:                 %s\n", strings.Join(parts, ", "))
@@ -167,13 +162,8 @@ func writeExtras(b *strings.Builder, r *Result) {
 			r.Server.PID, r.Server.CPUSeconds, r.Server.CPUPerRequestMicros, float64(r.Server.PeakRSSBytes)/(1<<20))
 	}
 	if len(r.Ops) > 1 {
-		names := make([]string, 0, len(r.Ops))
-		for n := range r.Ops {
-			names = append(names, n)
-		}
-		slices.Sort(names)
 		fmt.Fprintf(b, "\nPer operation (ms)      requests   errors      p50      p90      p99    p99.9\n")
-		for _, n := range names {
+		for _, n := range slices.Sorted(maps.Keys(r.Ops)) {
 			o := r.Ops[n]
 			s := Summarize(o.Latency)
 			fmt.Fprintf(b, "  %-20s %10d %8d %8.3f %8.3f %8.3f %8.3f\n", n, s.Count, o.Errors, s.At(50), s.At(90), s.At(99), s.At(99.9))
