@@ -70,16 +70,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// the warm-up's pooled ones would only sit idle on the server.
 	c.HostClient.CloseIdleConnections()
 
-	m, err := startWatch(cfg.WatchPID)
-	if err != nil {
-		return nil, err
-	}
 	read0, written0, conns0 := c.net.read.Load(), c.net.written.Load(), c.net.dials.Load()
-	res, err := cfg.plan(ops).run(ctx, newWorker)
+	res, err := cfg.measured(ctx, ops, newWorker)
 	if err != nil {
-		return nil, err
-	}
-	if err := m.finish(res); err != nil {
 		return nil, err
 	}
 	res.BytesRead = c.net.read.Load() - read0
@@ -89,7 +82,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if scen != nil {
 		res.Setup = scen.setup.Load()
 	}
-	cfg.describe(res)
 	res.Mode = "http"
 	res.Target = cfg.URL
 	res.Method = cfg.Method

@@ -138,20 +138,12 @@ func RunRaw(ctx context.Context, cfg RawConfig) (*Result, error) {
 		}
 	}
 
-	m, err := startWatch(cfg.WatchPID)
-	if err != nil {
-		return nil, err
-	}
-	res, err := cfg.plan(rr.ops.names()).run(ctx, func(i int) (worker, error) {
+	res, err := cfg.measured(ctx, rr.ops.names(), func(i int) (worker, error) {
 		return &rawWorker{run: rr, r: rand.New(rand.NewPCG(rr.seed, uint64(i)+1))}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := m.finish(res); err != nil {
-		return nil, err
-	}
-	cfg.describe(res)
 	res.Mode = "raw"
 	res.Target = "cql://" + net.JoinHostPort(cfg.Hosts[0], strconv.Itoa(cfg.Port)) + "/" + cfg.Keyspace
 	res.KeepAlive = true

@@ -1,27 +1,33 @@
 package load
 
-import "github.com/userapi/userapi/bench/measure"
+import (
+	"context"
 
-// watched is the server (pid, when positive) and loadgen itself over a
-// measured phase.
-type watched struct{ server, client measure.Watch }
+	"github.com/userapi/userapi/bench/measure"
+)
 
-func startWatch(pid int) (watched, error) {
-	var m watched
-	var err error
-	if m.server, err = measure.WatchPID(pid); err != nil {
-		return m, err
+// measured runs l's plan over ops with the server (l.WatchPID, when
+// positive) and loadgen itself watched over the measured phase, and
+// describes the result: what Run and RunRaw share.
+func (l Load) measured(ctx context.Context, ops []string, newWorker func(int) (worker, error)) (*Result, error) {
+	server, err := measure.WatchPID(l.WatchPID)
+	if err != nil {
+		return nil, err
 	}
-	m.client, err = measure.WatchSelf()
-	return m, err
-}
-
-// finish fills res.Server and res.Client.
-func (m watched) finish(res *Result) error {
-	var err error
-	if res.Server, err = m.server.Usage(res.Responses); err != nil {
-		return err
+	client, err := measure.WatchSelf()
+	if err != nil {
+		return nil, err
 	}
-	res.Client, err = m.client.Usage(res.Responses)
-	return err
+	res, err := l.plan(ops).run(ctx, newWorker)
+	if err != nil {
+		return nil, err
+	}
+	if res.Server, err = server.Usage(res.Responses); err != nil {
+		return nil, err
+	}
+	if res.Client, err = client.Usage(res.Responses); err != nil {
+		return nil, err
+	}
+	l.describe(res)
+	return res, nil
 }

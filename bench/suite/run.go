@@ -196,8 +196,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	var order []string
-	for _, m := range Modes[1:] {
-		if cfg.has(m) {
+	for _, m := range Modes {
+		if m != harness.ModeNoop && cfg.has(m) {
 			order = append(order, m)
 		}
 	}

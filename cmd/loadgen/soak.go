@@ -34,7 +34,7 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	harnessFlags(fs, &cfg.Config, def.Config, "SOAK", "soak-")
 	var noNodetool, strict bool
 	fs.DurationVar(&cfg.Duration, "d", env.dur("SOAK_DURATION", def.Duration), "how long the load `runs` [SOAK_DURATION]")
-	fs.Float64Var(&cfg.Rate, "R", env.float("SOAK_RATE", 0), "constant `rate` in requests/s; 0: -knee-share of the knee in -sweep [SOAK_RATE]")
+	fs.Float64Var(&cfg.Rate, "R", env.float("SOAK_RATE", 0), "constant `rate` in requests/s; 0: -knee-share of a sweep's knee, or of a calibration (see above) [SOAK_RATE]")
 	fs.StringVar(&cfg.Sweep, "sweep", env.str("SOAK_SWEEP", ""), "a sweep's results.json `file` whose API knee (mixed scenario) sets the rate when -R is 0; default the latest bench/results/sweep-*, else a short calibration [SOAK_SWEEP]")
 	fs.Float64Var(&cfg.KneeShare, "knee-share", env.float("SOAK_KNEE_SHARE", def.KneeShare), "`fraction` of the knee to run at [SOAK_KNEE_SHARE]")
 	fs.IntVar(&cfg.Conns, "c", env.int("SOAK_CONNS", def.Conns), "`connections` [SOAK_CONNS]")
