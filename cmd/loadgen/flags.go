@@ -278,6 +278,14 @@ func (envFlags) dur(name string, def time.Duration) time.Duration {
 	return def
 }
 
+// port reads a port, whose 0 asks for a free one.
+func (e envFlags) port(name string, def int) int {
+	if p := e.int(name, def); p != 0 {
+		return p
+	}
+	return harness.FreePort
+}
+
 func (envFlags) float(name string, def float64) float64 {
 	if f, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
 		return f
@@ -288,13 +296,16 @@ func (envFlags) float(name string, def float64) float64 {
 // harnessFlags registers, once for suite, sweep, soak and large, the flags
 // of the harness.Config they embed, with the defaults of def; the results
 // directory and the server's port fall back to PREFIX_OUT and PREFIX_PORT.
-func harnessFlags(fs *flag.FlagSet, c *harness.Config, def harness.Config, prefix, kind string) {
-	c.Port = env.int(prefix+"_PORT", def.Port)
+// A run whose loads are loadgen processes also gets -loadgen.
+func harnessFlags(fs *flag.FlagSet, c *harness.Config, def harness.Config, prefix, kind string, loadgen bool) {
+	c.Port = env.port(prefix+"_PORT", def.Port)
 	c.UserAPIFlags = strings.Fields(env.str("BENCH_USERAPI_FLAGS", ""))
 	fs.StringVar(&c.Out, "out", env.str(prefix+"_OUT", ""), fmt.Sprintf("results `directory` [%s_OUT] (default bench/results/%s<UTC timestamp>)", prefix, kind))
 	fs.Var(port{&c.Port}, "port", fmt.Sprintf("the server's `port` on 127.0.0.1; 0 picks a free one [%s_PORT]", prefix))
 	fs.StringVar(&c.UserAPI, "userapi", env.str("BENCH_USERAPI", def.UserAPI), "the server `binary` [BENCH_USERAPI]")
-	fs.StringVar(&c.Loadgen, "loadgen", env.str("BENCH_LOADGEN", ""), "the loadgen `binary` that drives each load (default this one) [BENCH_LOADGEN]")
+	if loadgen {
+		fs.StringVar(&c.Loadgen, "loadgen", env.str("BENCH_LOADGEN", ""), "the loadgen `binary` that drives each load (default this one) [BENCH_LOADGEN]")
+	}
 	fs.StringVar(&c.Hosts, "hosts", env.str("CASSANDRA_HOSTS", def.Hosts), "Cassandra contact `points` [CASSANDRA_HOSTS]")
 	fs.Var(fields{&c.UserAPIFlags}, "userapi-flags", "extra `flags` for every server start [BENCH_USERAPI_FLAGS]")
 }

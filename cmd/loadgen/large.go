@@ -26,7 +26,7 @@ func runLarge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("loadgen large", largeUsage, stderr)
 	def := large.Config{}.Defaults()
 	var cfg large.Config
-	harnessFlags(fs, &cfg.Config, def.Config, "LARGE", "large-")
+	harnessFlags(fs, &cfg.Config, def.Config, "LARGE", "large-", true)
 	fs.IntVar(&cfg.Users, "users", env.int("LARGE_USERS", def.Users), "`users` in the large table [LARGE_USERS]")
 	fs.IntVar(&cfg.SmallUsers, "small-users", env.int("LARGE_SMALL_USERS", def.SmallUsers), "`users` in the small table [LARGE_SMALL_USERS]")
 	fs.IntVar(&cfg.Sample, "sample", env.int("LARGE_SAMPLE", def.Sample), "`ids` of each table that get reads, chosen uniformly [LARGE_SAMPLE]")

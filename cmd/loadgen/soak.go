@@ -31,7 +31,7 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("loadgen soak", soakUsage, stderr)
 	def := soak.Config{}.Defaults()
 	cfg := soak.Config{Nodetool: strings.Fields(env.str("SOAK_NODETOOL", strings.Join(def.Nodetool, " ")))}
-	harnessFlags(fs, &cfg.Config, def.Config, "SOAK", "soak-")
+	harnessFlags(fs, &cfg.Config, def.Config, "SOAK", "soak-", false)
 	var noNodetool, strict bool
 	fs.DurationVar(&cfg.Duration, "d", env.dur("SOAK_DURATION", def.Duration), "how long the load `runs` [SOAK_DURATION]")
 	fs.Float64Var(&cfg.Rate, "R", env.float("SOAK_RATE", 0), "constant `rate` in requests/s; 0: -knee-share of a sweep's knee, or of a calibration (see above) [SOAK_RATE]")

@@ -36,11 +36,11 @@ Flags:
 func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("loadgen suite", suiteUsage, stderr)
 	def := suite.Config{}.Defaults()
-	cfg := suite.Config{NoopPort: env.int("BENCH_NOOP_PORT", def.NoopPort), PprofPort: env.int("BENCH_PPROF_PORT", def.PprofPort),
+	cfg := suite.Config{NoopPort: env.port("BENCH_NOOP_PORT", def.NoopPort), PprofPort: env.port("BENCH_PPROF_PORT", def.PprofPort),
 		NoBatchFlags: strings.Fields(env.str("BENCH_NOBATCH_FLAGS", strings.Join(def.NoBatchFlags, " "))),
 		Modes:        strings.Fields(env.str("BENCH_MODES", strings.Join(def.Modes, " "))),
 		Scenarios:    strings.Fields(env.str("BENCH_SCENARIOS", strings.Join(def.Scenarios, " ")))}
-	harnessFlags(fs, &cfg.Config, def.Config, "BENCH", "")
+	harnessFlags(fs, &cfg.Config, def.Config, "BENCH", "", true)
 	fs.DurationVar(&cfg.Duration, "d", env.dur("BENCH_DURATION", def.Duration), "each measured `run` [BENCH_DURATION]")
 	fs.IntVar(&cfg.Conns, "c", env.int("BENCH_CONNS", def.Conns), "`connections`, and concurrent queries for raw [BENCH_CONNS]")
 	fs.IntVar(&cfg.Repeats, "repeats", env.int("BENCH_REPEATS", def.Repeats), "alternating `repeats`; the report uses medians [BENCH_REPEATS]")

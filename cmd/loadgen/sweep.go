@@ -30,7 +30,7 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	def := sweep.Config{}.Defaults()
 	cfg := sweep.Config{Modes: strings.Fields(env.str("SWEEP_MODES", strings.Join(def.Modes, " "))),
 		Scenarios: strings.Fields(env.str("SWEEP_SCENARIOS", strings.Join(def.Scenarios, " ")))}
-	harnessFlags(fs, &cfg.Config, def.Config, "SWEEP", "sweep-")
+	harnessFlags(fs, &cfg.Config, def.Config, "SWEEP", "sweep-", true)
 	var conc, rates, steps string
 	fs.DurationVar(&cfg.Step, "d", env.dur("SWEEP_STEP", def.Step), "each step's measured `duration` [SWEEP_STEP]")
 	fs.StringVar(&conc, "concurrency", env.str("SWEEP_CONCURRENCY", strings.Trim(fmt.Sprint(def.Concurrency), "[]")), "closed-loop steps: `list` of connection counts [SWEEP_CONCURRENCY]")
