@@ -315,12 +315,17 @@ func lookup(getenv func(string) string, name string) (string, bool) {
 
 // redact keeps secrets out of error messages (which are printed).
 func redact(flagName, v string) string {
-	switch flagName {
-	case "cassandra-password", "api-token":
-		return "<redacted>"
+	if secretFlag(flagName) {
+		return redacted
 	}
 	return v
 }
+
+const redacted = "<redacted>"
+
+// secretFlag reports whether a flag's value is a secret: never logged,
+// printed or shown by pprof's cmdline (redactArgs).
+func secretFlag(name string) bool { return name == "cassandra-password" || name == "api-token" }
 
 // logAttrs describes the configuration for the start-up log, without
 // secrets: only whether they are set.
