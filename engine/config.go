@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 )
 
@@ -73,10 +75,19 @@ type Config struct {
 	// grouping buys. Benchmarks only.
 	BatchIgnoreReplicas bool
 
+	// Dialer, when set, opens every connection to Cassandra (a proxy, or a
+	// test's fault injector); net.Dialer satisfies it. Default: the driver's.
+	Dialer Dialer
+
 	// SkipSchema leaves keyspace and table creation to someone else.
 	SkipSchema bool
 
 	Logger *slog.Logger
+}
+
+// Dialer opens a connection to a node's address.
+type Dialer interface {
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // TLSConfig enables TLS to Cassandra when CAFile or CertFile is set.

@@ -141,8 +141,9 @@ func (e *Engine) runGet(t *task) *task {
 	return next
 }
 
-// groupContext is the context of a query for reads (one leader, or a
-// read group's, readgroup.go) and their followers: a lone leader's own;
+// groupContext is the context of a query for several callers: reads (one
+// leader, or a read group's, readgroup.go) and their followers, or the
+// writes of a batch (lines.take): a lone leader's own;
 // otherwise one that ends at the latest deadline among them and ignores
 // any one caller giving up, so that no reader inherits an earlier deadline
 // than its own. cancel is nil when there is nothing to cancel.

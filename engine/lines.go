@@ -275,7 +275,8 @@ func (ls *lines) handOn(key int) unit {
 
 // take takes up to max waiting tasks off line l (key) as one running unit:
 // the task itself when it is alone, else a group task of the lines' kind
-// that lives as long as its most patient member. Under ls.mu.
+// that lives as long as its most patient member and is not ended by any
+// one of them giving up. Under ls.mu.
 func (ls *lines) take(key int, l *lineState) unit {
 	n := min(len(l.waiting), ls.max)
 	held := 0
@@ -303,17 +304,13 @@ func (ls *lines) take(key int, l *lineState) unit {
 		lone.inLine = true
 		return unit{lone, held}
 	}
-	ctx := members[0].ctx
-	latest, bounded := ctx.Deadline()
-	for _, t := range members[1:] {
-		if !bounded {
-			break
-		}
-		if d, ok := t.ctx.Deadline(); !ok || d.After(latest) {
-			ctx, latest, bounded = t.ctx, d, ok
-		}
-	}
+	// The unit runs under a context of its own that ends at its members'
+	// latest deadline and ignores any one of them giving up: a member whose
+	// caller cancels while the query is on the wire must not fail the others
+	// (a read group's or a batch's, groupContext). Releasing g cancels it.
+	ctx, cancel := groupContext(members...)
 	g := acquireTask(ctx, ls.kind, members[0].cl)
+	g.cancel = cancel
 	g.refs.Store(1) // no caller waits on a unit, only its members' callers
 	g.batch, g.line, g.inLine = members, key, true
 	return unit{g, held}

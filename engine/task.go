@@ -73,9 +73,10 @@ const (
 // task is taken from a sync.Pool, completed exactly once, and returned to the
 // pool only when both holds are given back (see the lifecycle above).
 type task struct {
-	kind taskKind
-	ctx  context.Context
-	cl   gocql.Consistency
+	kind   taskKind
+	ctx    context.Context
+	cancel context.CancelFunc // a unit's own context (lines.take), ended on release
+	cl     gocql.Consistency
 
 	// inputs and results; which fields matter depends on kind
 	id    UUID
@@ -127,6 +128,9 @@ func (t *task) release() {
 		return
 	case n < 0:
 		panic("BUG: engine task released more often than it was held")
+	}
+	if t.cancel != nil {
+		t.cancel()
 	}
 	select { // a completion nobody waited for leaves a signal behind
 	case <-t.done:

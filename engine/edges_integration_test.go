@@ -1,0 +1,89 @@
+//go:build integration
+
+package engine
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/userapi/userapi/internal/cqlproxy"
+)
+
+// newProxiedEngine starts an engine whose every connection goes through a
+// CQL-aware proxy to the real node.
+func newProxiedEngine(t *testing.T, mutate func(*Config)) (*Engine, *cqlproxy.Proxy) {
+	t.Helper()
+	var p *cqlproxy.Proxy
+	e := newTestEngine(t, func(c *Config) {
+		var err error
+		p, err = cqlproxy.Start(net.JoinHostPort(c.Hosts[0], strconv.Itoa(max(c.Port, 9042))))
+		require.NoError(t, err)
+		c.Dialer = p
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	t.Cleanup(p.Close)
+	return e, p
+}
+
+// A write batch runs under a context of its own: a member whose caller
+// gives up while the batch is on the wire must not fail the others
+// (issue 21, item 9).
+func TestBatchSurvivesAMemberGivingUp(t *testing.T) {
+	e, p := newProxiedEngine(t, func(c *Config) { c.BatchMax = 8; c.BatchInflight = 1 })
+	releaseLone, releaseBatch := make(chan struct{}), make(chan struct{})
+	loneSent, batchSent := make(chan struct{}, 1), make(chan struct{}, 1)
+	p.SetRule(func(f cqlproxy.Frame) cqlproxy.Action {
+		switch {
+		case f.Opcode == cqlproxy.OpExecute && bytes.Contains(f.Body, []byte("lone-writer")):
+			loneSent <- struct{}{}
+			<-releaseLone
+		case f.Opcode == cqlproxy.OpBatch && bytes.Contains(f.Body, []byte("patient-writer")):
+			batchSent <- struct{}{}
+			<-releaseBatch
+		}
+		return cqlproxy.Forward
+	})
+
+	ctx := reqCtx(t)
+	lone := make(chan error, 1)
+	go func() {
+		_, err := e.CreateUser(ctx, NewUser{Name: "lone-writer", Email: "l@x.io", Age: 1}, Options{})
+		lone <- err
+	}()
+	<-loneSent                                                 // the line's one unit in flight: the next writes wait and go as one batch
+	giveUp, cancel := context.WithCancel(context.Background()) // no deadline: the "most patient"
+	impatient, patient := make(chan error, 1), make(chan error, 1)
+	go func() {
+		_, err := e.CreateUser(giveUp, NewUser{Name: "impatient-writer", Email: "i@x.io", Age: 2}, Options{})
+		impatient <- err
+	}()
+	go func() {
+		_, err := e.CreateUser(ctx, NewUser{Name: "patient-writer", Email: "p@x.io", Age: 3}, Options{})
+		patient <- err
+	}()
+	require.Eventually(t, func() bool {
+		e.writes.mu.Lock()
+		defer e.writes.mu.Unlock()
+		n := 0
+		for _, l := range e.writes.m {
+			n += len(l.waiting)
+		}
+		return n == 2
+	}, 10*time.Second, time.Millisecond, "both writes wait in the line")
+	close(releaseLone)
+	require.NoError(t, <-lone)
+	<-batchSent
+	cancel() // while the batch is on the wire
+	require.Error(t, <-impatient, "the caller that gave up is told so")
+	time.Sleep(100 * time.Millisecond) // let the driver see the cancellation, if it listens
+	close(releaseBatch)
+	require.NoError(t, <-patient, "the other member of the batch is written")
+}
