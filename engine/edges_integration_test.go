@@ -87,3 +87,44 @@ func TestBatchSurvivesAMemberGivingUp(t *testing.T) {
 	close(releaseBatch)
 	require.NoError(t, <-patient, "the other member of the batch is written")
 }
+
+// A write whose frame reached Cassandra and whose answer was lost (the
+// connection reset after the node executed it) may have been applied: it
+// is ErrUnknownOutcome, never ErrUnavailable, whose answer invites a retry
+// (issue 21, item 5).
+func TestWriteWithLostAnswerIsUnknownOutcome(t *testing.T) {
+	// Writes of a replica set run one at a time, in order: the lost one is last.
+	e, p := newProxiedEngine(t, func(c *Config) { c.ReconnectInterval = 100 * time.Millisecond; c.BatchMax = 2; c.BatchInflight = 1 })
+	p.SetRule(func(f cqlproxy.Frame) cqlproxy.Action {
+		if bytes.Contains(f.Body, []byte("answer-lost")) {
+			return cqlproxy.ResetAfterAnswer
+		}
+		return cqlproxy.Forward
+	})
+	ctx := reqCtx(t)
+	_, err := e.CreateUser(ctx, NewUser{Name: "answer-lost", Email: "lost@x.io", Age: 1}, Options{})
+	require.Error(t, err)
+	require.ErrorIs(t, err, ErrUnknownOutcome, "%v", err)
+	require.NotErrorIs(t, err, ErrUnavailable)
+	page, lerr := e.ListUsers(ctx, 10, "", Options{})
+	require.NoError(t, lerr)
+	require.Len(t, page.Users, 1, "the write was applied although its answer was lost")
+
+	// A batch create that fails partway says which users were written.
+	users := make([]NewUser, 6)
+	for i := range users {
+		users[i] = NewUser{Name: "batch-" + strconv.Itoa(i), Email: "b@x.io", Age: i}
+	}
+	users[5].Name = "answer-lost-in-batch"
+	require.Eventually(t, func() bool { _, err := e.GetUser(ctx, page.Users[0].ID, Options{}); return err == nil },
+		10*time.Second, 50*time.Millisecond, "connections back")
+	written, err := e.CreateUsers(ctx, users, Options{})
+	require.ErrorIs(t, err, ErrUnknownOutcome, "%v", err)
+	require.Len(t, written, 5, "the users written before the lost answer are reported")
+	for i, u := range written {
+		require.Equal(t, users[i].Name, u.Name)
+		got, err := e.GetUser(ctx, u.ID, Options{})
+		require.NoError(t, err, "reported written: %s", u.Name)
+		require.Equal(t, u, got)
+	}
+}

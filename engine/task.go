@@ -99,6 +99,7 @@ type task struct {
 	inLine   bool // counted as one of the line's running units
 	lineHeld bool // waiting in the line, holding a place in the pool's queue
 	found    bool // kindGet in a group: its row was returned
+	sent     bool // a write: an attempt ended so that it may have been applied (ObserveQuery)
 
 	err      error
 	done     chan struct{} // buffered(1): signalled once on completion
@@ -200,4 +201,16 @@ func (t *task) expired(now time.Time) bool {
 	}
 	d, ok := t.ctx.Deadline()
 	return ok && !now.Before(d)
+}
+
+// ObserveQuery notes, for a write, an attempt that may have been applied
+// (mayHaveApplied), so that an error of a later attempt the driver retried
+// still reports the outcome unknown. The driver calls it on the goroutine
+// running the query.
+func (t *task) ObserveQuery(_ context.Context, q gocql.ObservedQuery) { t.observeAttempt(q.Err) }
+
+func (t *task) observeAttempt(err error) {
+	if mayHaveApplied(err) {
+		t.sent = true
+	}
 }
