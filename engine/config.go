@@ -55,6 +55,11 @@ type Config struct {
 	// Cassandra applies a batch's local mutations one after another, each
 	// waiting for the sync (BenchmarkCreates: 4 beat 10 and 1).
 	BatchMax int // default 4
+	// BatchMaxBytes caps the estimated size of a batch's writes (writeSize),
+	// which must stay below the node's batch_size_fail_threshold (50 KiB by
+	// default): Cassandra refuses a larger batch whole, failing every write
+	// in it. A write larger than the cap goes alone. Default 40 KiB.
+	BatchMaxBytes int
 	// BatchLinger optionally holds a non-full batch up to this long; 0 flushes
 	// as soon as nothing more is queued for its replicas.
 	BatchLinger time.Duration
@@ -146,6 +151,9 @@ func (c Config) Defaults() Config {
 	if c.BatchMax == 0 {
 		c.BatchMax = 4
 	}
+	if c.BatchMaxBytes == 0 {
+		c.BatchMaxBytes = 40 << 10
+	}
 	if c.BatchInflight == 0 {
 		c.BatchInflight = 32
 	}
@@ -178,6 +186,7 @@ func (c Config) Validate() error {
 	check(c.PoolSize >= 1, "PoolSize must be at least 1")
 	check(c.QueueDepth >= 0, "QueueDepth must not be negative")
 	check(c.BatchMax >= 1 && c.BatchMax <= 1000, "BatchMax must be 1-1000")
+	check(c.BatchMaxBytes >= 1, "BatchMaxBytes must be at least 1")
 	check(c.BatchInflight >= 1, "BatchInflight must be at least 1")
 	check(c.BatchLinger >= 0, "BatchLinger must not be negative")
 	check(c.ReadGroupMax >= 1 && c.ReadGroupMax <= 256, "ReadGroupMax must be 1-256")

@@ -7,6 +7,9 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,4 +130,38 @@ func TestWriteWithLostAnswerIsUnknownOutcome(t *testing.T) {
 		require.NoError(t, err, "reported written: %s", u.Name)
 		require.Equal(t, u, got)
 	}
+}
+
+// Batches are bounded in bytes as well as in writes: with room for 1,000
+// writes per batch, ~330-byte rows queued up by many callers must never make
+// a batch Cassandra refuses as too large (batch_size_fail_threshold, 50 KiB
+// by default), which would fail every write in it (issue 21, item 3).
+func TestLargeRowsNeverMakeABatchTooLarge(t *testing.T) {
+	e := newTestEngine(t, func(c *Config) { c.BatchMax = 1000; c.BatchInflight = 1 })
+	ctx := reqCtx(t)
+	const clients, creates = 256, 1500
+	var next atomic.Int64
+	errs := make(chan error, creates)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for i := next.Add(1); i <= creates; i = next.Add(1) {
+				n := strconv.FormatInt(i, 10)
+				_, err := e.CreateUser(ctx, NewUser{
+					Name:  strings.Repeat("n", 100-len(n)) + n,
+					Email: strings.Repeat("e", 200) + n + "@example.com", Age: int(i % 150),
+				}, Options{})
+				if err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	failed := map[string]int{}
+	for err := range errs {
+		failed[err.Error()]++
+	}
+	require.Empty(t, failed, "every create succeeds")
 }

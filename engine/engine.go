@@ -96,10 +96,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	if cfg.ReadGroupMax > 1 {
-		e.reads = e.newLines(kindReadGroup, cfg.ReadGroupMax, cfg.ReadGroupInflight, 0)
+		e.reads = e.newLines(kindReadGroup, cfg.ReadGroupMax, 0, cfg.ReadGroupInflight, 0)
 	}
 	if cfg.BatchMax > 1 {
-		e.writes = e.newLines(kindBatch, cfg.BatchMax, cfg.BatchInflight, cfg.BatchLinger)
+		e.writes = e.newLines(kindBatch, cfg.BatchMax, cfg.BatchMaxBytes, cfg.BatchInflight, cfg.BatchLinger)
 	}
 	e.connected.Store(true)
 	e.loops.Add(2)

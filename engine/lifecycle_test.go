@@ -172,7 +172,7 @@ func TestWriteLineCloseRespectsInflight(t *testing.T) {
 		running.Add(-1)
 		return finishWriteUnit(e, tk)
 	})
-	e.writes = e.newLines(kindBatch, 2, 1, time.Hour)
+	e.writes = e.newLines(kindBatch, 2, 0, 1, time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var tasks []*task

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -55,7 +56,7 @@ func batchEngine(t *testing.T, max, inflight int, linger time.Duration, r *ring,
 		return finishWriteUnit(e, tk)
 	})
 	e.ring.Store(r)
-	e.writes = e.newLines(kindBatch, max, inflight, linger)
+	e.writes = e.newLines(kindBatch, max, 0, inflight, linger)
 	return e, func() []recordedBatch {
 		mu.Lock()
 		defer mu.Unlock()
@@ -235,7 +236,7 @@ func TestAdmitWritesAllOrNothing(t *testing.T) {
 		return finishWriteUnit(e, tk)
 	})
 	e.ring.Store(threeNodeRing(t))
-	e.writes = e.newLines(kindBatch, 4, 1, 0)
+	e.writes = e.newLines(kindBatch, 4, 0, 1, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	writes := func(n int) []*task {
@@ -269,4 +270,26 @@ func TestAdmitWritesAllOrNothing(t *testing.T) {
 		w, r := linesCount(e.writes)
 		return w == 0 && r == 0 && e.pool.gate.held.Load() == 0
 	}, 2*time.Second, time.Millisecond, "lines ended and every place in the queue came back")
+}
+
+func TestUnitLenCapsBytes(t *testing.T) {
+	ls := &lines{max: 10, maxBytes: 1000}
+	w := func(n int) *task { return &task{user: User{Name: strings.Repeat("n", n)}} }
+	for _, c := range []struct {
+		sizes []int
+		want  int
+	}{
+		{[]int{0, 0, 0}, 3},                   // 128 each
+		{[]int{300, 300, 300}, 2},             // 428 each: a third passes 1000
+		{[]int{2000, 0}, 1},                   // too large alone: still goes, alone
+		{[]int{0, 0, 0, 0, 0, 0, 0, 0, 0}, 7}, // 7 x 128 = 896, 8 x 128 = 1024
+	} {
+		var ts []*task
+		for _, s := range c.sizes {
+			ts = append(ts, w(s))
+		}
+		assert.Equal(t, c.want, ls.unitLen(ts), "sizes %v", c.sizes)
+	}
+	ls.maxBytes = 0
+	assert.Equal(t, 9, ls.unitLen(make([]*task, 9)), "reads: no byte cap")
 }

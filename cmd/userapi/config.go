@@ -75,6 +75,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		poolSize     = fs.Int("pool-size", d.PoolSize, "workers running Cassandra queries"+env("pool-size", "POOL_SIZE"))
 		queueDepth   = fs.Int("queue-depth", d.QueueDepth, "requests that may wait: queued for a worker or waiting in a read or write line; beyond that requests get 503 at once"+env("queue-depth", "QUEUE_DEPTH"))
 		batchMax     = fs.Int("batch-max", d.BatchMax, "writes per UNLOGGED batch to one replica set (1-1000); 1 turns batching off"+env("batch-max", "BATCH_MAX"))
+		batchBytes   = fs.Int("batch-max-bytes", d.BatchMaxBytes, "estimated bytes of writes per UNLOGGED batch; keep it below the nodes' batch_size_fail_threshold (50 KiB by default), over which Cassandra refuses a batch and every write in it. A larger write goes alone"+env("batch-max-bytes", "BATCH_MAX_BYTES"))
 		batchLinger  = fs.Duration("batch-linger", d.BatchLinger, "how long a write may wait in its line for company when the line has room; 0 sends it at once"+env("batch-linger", "BATCH_LINGER"))
 		batchFlight  = fs.Int("batch-inflight", d.BatchInflight, "batches (or lone writes) in flight per replica set; further writes wait and leave as the next batch"+env("batch-inflight", "BATCH_INFLIGHT"))
 		readGroup    = fs.Int("read-group-max", d.ReadGroupMax, "reads of distinct ids sent as one SELECT ... IN when reads queue up (1-256); 1 sends every read alone"+env("read-group-max", "READ_GROUP_MAX"))
@@ -171,6 +172,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	atLeast("pool-size", *poolSize, 1)
 	atLeast("queue-depth", *queueDepth, 1)
 	atLeast("batch-inflight", *batchFlight, 1)
+	atLeast("batch-max-bytes", *batchBytes, 1)
 	atLeast("read-group-inflight", *readFlight, 0)
 	if *readGroup < 1 || *readGroup > 256 {
 		bad("read-group-max", "must be 1-256, got %d", *readGroup)
@@ -223,6 +225,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 			PoolSize:          *poolSize,
 			QueueDepth:        *queueDepth,
 			BatchMax:          *batchMax,
+			BatchMaxBytes:     *batchBytes,
 			BatchLinger:       *batchLinger,
 			BatchInflight:     *batchFlight,
 			ReadGroupMax:      *readGroup,
@@ -338,7 +341,7 @@ func (c config) logAttrs() []any {
 		"tls", e.TLS.Enabled, "tls_verify_host", e.TLS.VerifyHost,
 		"connect_timeout", e.ConnectTimeout.String(), "query_timeout", e.QueryTimeout.String(),
 		"conns", e.NumConns, "pool_size", e.PoolSize, "queue_depth", e.QueueDepth,
-		"batch_max", e.BatchMax, "batch_linger", e.BatchLinger.String(), "batch_inflight", e.BatchInflight,
+		"batch_max", e.BatchMax, "batch_max_bytes", e.BatchMaxBytes, "batch_linger", e.BatchLinger.String(), "batch_inflight", e.BatchInflight,
 		"read_group_max", e.ReadGroupMax, "read_group_inflight", e.ReadGroupInflight,
 		"listen", c.listen, "pprof_listen", c.pprofListen, "request_timeout", c.http.RequestTimeout.String(),
 		"shutdown_timeout", c.shutdownTimeout.String(), "drain_delay", c.drainDelay.String(), "api_token", c.http.APIToken != "",
