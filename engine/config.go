@@ -184,7 +184,7 @@ func (c Config) Validate() error {
 	check(ValidKeyspace(c.Keyspace), "Keyspace %q: use letters, digits and _ (at most 48, starting with a letter)", c.Keyspace)
 	check(c.ReplicationFactor >= 1, "ReplicationFactor must be at least 1")
 	check(c.PoolSize >= 1, "PoolSize must be at least 1")
-	check(c.QueueDepth >= 0, "QueueDepth must not be negative")
+	check(c.QueueDepth >= 1, "QueueDepth must be at least 1 (0 is the default's marker: Defaults makes it 4096)")
 	check(c.BatchMax >= 1 && c.BatchMax <= 1000, "BatchMax must be 1-1000")
 	check(c.BatchMaxBytes >= 1, "BatchMaxBytes must be at least 1")
 	check(c.BatchInflight >= 1, "BatchInflight must be at least 1")

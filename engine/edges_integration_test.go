@@ -5,6 +5,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -164,4 +165,28 @@ func TestLargeRowsNeverMakeABatchTooLarge(t *testing.T) {
 		failed[err.Error()]++
 	}
 	require.Empty(t, failed, "every create succeeds")
+}
+
+// A batch create of more writes than the queue holds is admitted in
+// chunks and succeeds; a queue depth of 0 is no valid setting (issue 21,
+// item 4).
+func TestBatchCreateLargerThanTheQueue(t *testing.T) {
+	for _, batchMax := range []int{1, 4} { // batching off and on
+		t.Run(fmt.Sprint("batch-max ", batchMax), func(t *testing.T) {
+			e := newTestEngine(t, func(c *Config) { c.QueueDepth = 100; c.BatchMax = batchMax })
+			in := make([]NewUser, 500)
+			for i := range in {
+				in[i] = NewUser{Name: fmt.Sprint("q", i), Email: fmt.Sprint("q", i, "@x.io"), Age: i % 150}
+			}
+			out, err := e.CreateUsers(reqCtx(t), in, Options{})
+			require.NoError(t, err)
+			require.Len(t, out, 500)
+			page, err := e.ListUsers(reqCtx(t), 1000, "", Options{})
+			require.NoError(t, err)
+			require.Len(t, page.Users, 500, "every user written")
+		})
+	}
+	cfg := Config{QueueDepth: 0}.Defaults()
+	cfg.QueueDepth = 0
+	require.ErrorContains(t, cfg.Validate(), "QueueDepth")
 }

@@ -248,17 +248,19 @@ func TestAdmitWritesAllOrNothing(t *testing.T) {
 		return ts
 	}
 
-	big := writes(9)
-	assert.ErrorIs(t, e.admitWrites(ctx, big), ErrOverloaded, "9 writes do not fit a queue of 8")
-	for _, tk := range big {
+	require.True(t, e.pool.gate.reserve(6), "other requests hold 6 places of 8")
+	refused := writes(3)
+	assert.ErrorIs(t, e.admitWrites(ctx, refused), ErrOverloaded, "3 writes do not fit the 2 places left")
+	for _, tk := range refused {
 		assert.ErrorIs(t, tk.wait(), ErrOverloaded, "each write is told")
 		_, did := ran.Load(Token(tk.id))
 		assert.False(t, did, "a refused batch create runs none of its writes")
 		tk.release()
 	}
-	assert.Zero(t, e.pool.gate.held.Load(), "the refused reservation left nothing held")
+	assert.Equal(t, int64(6), e.pool.gate.held.Load(), "the refused reservation left nothing held")
+	e.pool.gate.unreserve(6)
 
-	ok := writes(8)
+	ok := writes(19) // more than the queue holds: admitted in chunks of 4
 	require.NoError(t, e.admitWrites(ctx, ok))
 	for i, tk := range ok {
 		require.NoError(t, tk.wait(), "write %d", i)
