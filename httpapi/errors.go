@@ -167,6 +167,7 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		writeDetail(ctx, fasthttp.StatusRequestEntityTooLarge, detailBodyTooLarge)
+		lingerOnClose(ctx.Conn()) // the client may still be sending the body
 	case errors.As(err, &small):
 		writeDetail(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, "Request header too large")
 	case errors.As(err, &timeout) && timeout.Timeout():
