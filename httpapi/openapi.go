@@ -147,7 +147,8 @@ func openAPISpec(docsPublic bool, assets []string) obj {
 		"StreamResponse": obj{
 			"type": "object",
 			"properties": obj{
-				"users": obj{"type": "array", "items": ref("UserResponse")},
+				"users":  obj{"type": "array", "items": ref("UserResponse")},
+				"detail": str("Present, in place of metadata, when the walk failed after rows were sent"),
 				"metadata": obj{"type": "object", "properties": obj{
 					"total_returned": obj{"type": "integer"}, "pages_fetched": obj{"type": "integer"},
 					"fetch_size": obj{"type": "integer"}, "streaming_enabled": obj{"type": "boolean"},
@@ -294,9 +295,10 @@ func openAPISpec(docsPublic bool, assets []string) obj {
 			withWriteErrors(obj{"201": resp("Created, in input order", ref("UserBatchResponse")),
 				"502": resp502Batch, "504": resp504Batch}))},
 		"/users/stream": obj{"get": op("users", "stream_users", "Walk the table page by page",
-			"`limit=0` means no limit (capped at 100000 in the JSON form). With `Accept: application/x-ndjson` "+
-				"users are streamed one per line as pages arrive, with memory bounded by one page; an error after "+
-				"the first line ends the stream with a last line `{\"detail\": ...}`.",
+			"`limit=0` means no limit (capped at 100000 in the JSON form). Both forms stream as pages arrive, "+
+				"with memory bounded by one page; with `Accept: application/x-ndjson` one user per line. An error after "+
+				"the first row ends the stream: NDJSON with a last line `{\"detail\": ...}`, JSON with `\"detail\"` "+
+				"in place of `\"metadata\"`. A client that does not take in a page within 5 s loses the stream.",
 			[]obj{
 				intQuery("limit", "At most this many users; 0 = all", defaultStreamLimit, 0, maxStreamLimit),
 				intQuery("fetch_size", "Rows per page", defaultFetchSize, minFetchSize, maxFetchSize),

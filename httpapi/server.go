@@ -50,6 +50,10 @@ type Config struct {
 	// StreamTimeout bounds a whole /users/stream or /users/stream/pages walk,
 	// which may legitimately outlast RequestTimeout. Default: WriteTimeout.
 	StreamTimeout time.Duration
+	// StreamWriteTimeout is how long a stream may wait for its client to
+	// take in one page: past it the stream ends and its walk, one of the few
+	// the engine runs at once, is free for another client. Default 5s.
+	StreamWriteTimeout time.Duration
 
 	// APIToken, when set, is required as "Authorization: Bearer <token>" on
 	// every path except /health, /ready and /metrics, and, unless DocsAuth,
@@ -94,6 +98,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StreamTimeout <= 0 {
 		c.StreamTimeout = c.WriteTimeout
+	}
+	if c.StreamWriteTimeout <= 0 {
+		c.StreamWriteTimeout = 5 * time.Second
 	}
 	if c.MaxHeaderBytes <= 0 {
 		c.MaxHeaderBytes = 8 << 10
