@@ -101,6 +101,15 @@ func (c *coarseConn) step(d *steppedDeadline, t time.Time, set func(time.Time) e
 	return nil
 }
 
+// SetWriteDeadlineExact sets the write deadline to t itself, without the
+// step: for a deadline that must not fire late (Shutdown ending streams).
+func (c *coarseConn) SetWriteDeadlineExact(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.write.set, c.write.asked = t, t
+	return c.Conn.SetWriteDeadline(t)
+}
+
 func (c *coarseConn) SetDeadline(t time.Time) error {
 	if err := c.SetReadDeadline(t); err != nil {
 		return err

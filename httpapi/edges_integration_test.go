@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"runtime"
 	"strconv"
 	"strings"
@@ -198,4 +199,43 @@ func (w *tailWriter) Write(p []byte) (int, error) {
 		w.b = append(w.b[:0], w.b[len(w.b)-256:]...)
 	}
 	return len(p), nil
+}
+
+// Shutdown ends streams within a bound of their own (StreamShutdownGrace),
+// even one whose client does not read, instead of waiting for them (issue
+// 21, item 1).
+func TestShutdownEndsStreams(t *testing.T) {
+	api := startLive(t)
+	loadWideRows(t, api, 10000)
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	stuck, err := d.Dial("tcp", strings.TrimPrefix(api.url, "http://"))
+	require.NoError(t, err)
+	defer stuck.Close()
+	_, err = io.WriteString(stuck, "GET /users/stream?limit=0 HTTP/1.1\r\nHost: x\r\nAccept: application/x-ndjson\r\n\r\n")
+	require.NoError(t, err)
+	// A reading client's stream ends with a last line saying why.
+	resp, err := http.Get(api.url + "/users/stream?limit=0&fetch_size=10")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	var tail tailWriter
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		_, _ = io.Copy(&tail, resp.Body)
+	}()
+	time.Sleep(500 * time.Millisecond)
+
+	// A budget below a stream's write deadline (5 s): the stuck stream must
+	// be ended by the shutdown, not outlasted.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	require.NoError(t, api.srv.Shutdown(ctx), "every connection closed within the budget")
+	t.Logf("shutdown with a stuck and a reading stream took %v", time.Since(start).Round(time.Millisecond))
+	<-read
+	assert.True(t, strings.HasSuffix(string(tail.b), `],"detail":"Server shutting down, retry later"}`),
+		"the JSON stream ends with the reason: %s", tail.b)
 }

@@ -3,9 +3,12 @@ package httpapi
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -55,6 +58,70 @@ func (s *Server) streamUsers(ctx *fasthttp.RequestCtx, route string) {
 
 var errStreamPanic = errors.New("stream writer panicked")
 
+// streams are the streams running, so that Shutdown can end them: a stream
+// may last as long as StreamTimeout, and a client that does not read holds
+// its connection until its write deadline, either of which would hold a
+// shutdown that waits for every connection.
+type streams struct {
+	mu     sync.Mutex
+	ending bool // Shutdown began: a new stream ends at once
+	m      map[*stream]struct{}
+}
+
+// stream is one running stream: its walk's cancel and its connection.
+type stream struct {
+	cancel context.CancelFunc
+	conn   net.Conn
+}
+
+// add registers st; it reports false (and registers nothing) once ending.
+func (ss *streams) add(st *stream) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.ending {
+		return false
+	}
+	if ss.m == nil {
+		ss.m = make(map[*stream]struct{})
+	}
+	ss.m[st] = struct{}{}
+	return true
+}
+
+func (ss *streams) remove(st *stream) {
+	ss.mu.Lock()
+	delete(ss.m, st)
+	ss.mu.Unlock()
+}
+
+// shuttingDown reports whether Shutdown ended the streams.
+func (ss *streams) shuttingDown() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.ending
+}
+
+// end ends every stream: its walk is cancelled (the stream closes with a
+// last {"detail"}), and its connection gets a write deadline grace away,
+// so a client that does not read is cut then.
+func (ss *streams) end(grace time.Duration) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.ending = true
+	for st := range ss.m {
+		st.cancel()
+		switch c := st.conn.(type) {
+		case interface{ SetWriteDeadlineExact(time.Time) error }:
+			_ = c.SetWriteDeadlineExact(time.Now().Add(grace))
+		case net.Conn:
+			_ = c.SetWriteDeadline(time.Now().Add(grace))
+		}
+	}
+}
+
+// errShuttingDown is a stream's error once Shutdown ended it.
+var errShuttingDown = &engine.Error{Kind: engine.ErrClosed, Op: "stream"}
+
 // walkSpec is one stream's request: its parameters and its form.
 type walkSpec struct {
 	fetch, limit int
@@ -81,8 +148,14 @@ type walkSpec struct {
 // the deadline (StreamTimeout, or the client's shorter X-Request-Timeout).
 func (s *Server) walk(ctx *fasthttp.RequestCtx, route string, w walkSpec) {
 	c, cancel := deadline(w.timeout)
+	st := &stream{cancel: cancel, conn: ctx.Conn()}
+	if !s.streams.add(st) {
+		cancel()
+		s.fail(ctx, route, errShuttingDown)
+		return
+	}
 	started := make(chan error, 1)
-	store, log, conn, writeTimeout := s.store, s.log, ctx.Conn(), s.cfg.StreamWriteTimeout
+	store, log, conn, writeTimeout, ss := s.store, s.log, ctx.Conn(), s.cfg.StreamWriteTimeout, &s.streams
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	if w.ndjson {
 		ctx.Response.Header.SetContentTypeBytes(contentTypeNDJSON)
@@ -91,6 +164,7 @@ func (s *Server) walk(ctx *fasthttp.RequestCtx, route string, w walkSpec) {
 	}
 	ctx.SetBodyStreamWriter(func(bw *bufio.Writer) {
 		defer cancel()
+		defer ss.remove(st)
 		first := true
 		defer func() {
 			if p := recover(); p != nil {
@@ -111,6 +185,9 @@ func (s *Server) walk(ctx *fasthttp.RequestCtx, route string, w walkSpec) {
 			}
 		}
 		pages, err := store.StreamUsers(c, w.fetch, w.limit, w.opt, func(page []engine.User) error {
+			if c.Err() != nil { // ended by Shutdown (or the deadline) while the page was read
+				return c.Err()
+			}
 			if first {
 				begin()
 			}
@@ -133,6 +210,9 @@ func (s *Server) walk(ctx *fasthttp.RequestCtx, route string, w walkSpec) {
 			}
 			return bw.Flush()
 		})
+		if err != nil && ss.shuttingDown() {
+			err = errShuttingDown
+		}
 		if first && err != nil {
 			first = false
 			started <- err
@@ -190,6 +270,12 @@ func (s *Server) streamPages(ctx *fasthttp.RequestCtx, route string) {
 	}
 	c, cancel := deadline(timeout)
 	defer cancel()
+	st := &stream{cancel: cancel} // answered whole: Shutdown only cancels its walk
+	if !s.streams.add(st) {
+		s.fail(ctx, route, errShuttingDown)
+		return
+	}
+	defer s.streams.remove(st)
 	b := make([]byte, 0, 1024)
 	pages, rows := 0, 0
 	_, err := s.store.StreamUsers(c, fetch, limit, opt, func(page []engine.User) error {
@@ -221,6 +307,9 @@ func (s *Server) streamPages(ctx *fasthttp.RequestCtx, route string) {
 		return nil
 	})
 	if err != nil && !errors.Is(err, errEnoughPages) {
+		if s.streams.shuttingDown() {
+			err = errShuttingDown
+		}
 		s.fail(ctx, route, err)
 		return
 	}

@@ -17,16 +17,17 @@ import (
 
 // config is everything the flags and environment decide.
 type config struct {
-	engine          engine.Config // Logger is set by main
-	http            httpapi.Config
-	listen          string
-	pprofListen     string
-	logLevel        slog.Level
-	logFormat       string
-	shutdownTimeout time.Duration
-	drainDelay      time.Duration
-	procs           int // GOMAXPROCS to set; see procsFor
-	procsWhy        string
+	engine             engine.Config // Logger is set by main
+	http               httpapi.Config
+	listen             string
+	pprofListen        string
+	logLevel           slog.Level
+	logFormat          string
+	shutdownTimeout    time.Duration
+	engineCloseTimeout time.Duration
+	drainDelay         time.Duration
+	procs              int // GOMAXPROCS to set; see procsFor
+	procsWhy           string
 }
 
 // envFlag ties a flag to the environment variable that is its fallback.
@@ -82,7 +83,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		readFlight   = fs.Int("read-group-inflight", 0, fmt.Sprintf("read queries in flight per replica set before further reads wait to be grouped. 0: %d when every -cassandra-hosts entry is a loopback address (a round trip to the node is short, so fewer queries carry bigger groups), else %d", localReadInflight, d.ReadGroupInflight)+env("read-group-inflight", "READ_GROUP_INFLIGHT"))
 		reqTimeout   = fs.Duration("request-timeout", 5*time.Second, "deadline of one request's database work; past it the answer is 504"+env("request-timeout", "REQUEST_TIMEOUT"))
 		drainDelay   = fs.Duration("drain-delay", time.Second, "after SIGTERM or SIGINT, keep serving this long with /ready answering 503, so load balancers stop sending before connections are refused"+env("drain-delay", "DRAIN_DELAY"))
-		shutTimeout  = fs.Duration("shutdown-timeout", 20*time.Second, "time allowed, after the drain delay, to finish requests and flush batches"+env("shutdown-timeout", "SHUTDOWN_TIMEOUT"))
+		shutTimeout  = fs.Duration("shutdown-timeout", 20*time.Second, "time allowed, after the drain delay, to stop accepting, end streams and finish in-flight requests"+env("shutdown-timeout", "SHUTDOWN_TIMEOUT"))
+		engineClose  = fs.Duration("engine-close-timeout", 10*time.Second, "time allowed, after the HTTP shutdown, to flush batches, run every write already accepted and finish queries, before connections to Cassandra close"+env("engine-close-timeout", "ENGINE_CLOSE_TIMEOUT"))
 		pprofListen  = fs.String("pprof-listen", "", "address to serve net/http/pprof on, e.g. 127.0.0.1:6060; empty: off. Keep it off public interfaces"+env("pprof-listen", "PPROF_LISTEN"))
 		apiToken     = fs.String("api-token", "", "when set, every endpoint but /health, /ready, /metrics and (unless -docs-auth) /docs and /openapi.json needs 'Authorization: Bearer <token>' (never logged)"+env("api-token", "API_TOKEN"))
 		procs        = fs.Int("procs", 0, "OS threads running Go code at once (GOMAXPROCS). 0: all cores, or half of them (at least 1) when every -cassandra-hosts entry is a loopback address: a node on this machine needs the rest, and idle Go threads spin on cores it could use"+env("procs", "GOMAXPROCS"))
@@ -152,6 +154,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	positive("cassandra-query-timeout", *queryTimeout)
 	positive("request-timeout", *reqTimeout)
 	positive("shutdown-timeout", *shutTimeout)
+	positive("engine-close-timeout", *engineClose)
 	if *drainDelay < 0 {
 		bad("drain-delay", "must not be negative, got %s", *drainDelay)
 	}
@@ -236,14 +239,15 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 			APIToken:       *apiToken,
 			DocsAuth:       *docsAuth,
 		},
-		listen:          *listen,
-		pprofListen:     *pprofListen,
-		logLevel:        level,
-		logFormat:       *logFormat,
-		shutdownTimeout: *shutTimeout,
-		drainDelay:      *drainDelay,
-		procs:           nprocs,
-		procsWhy:        procsWhy,
+		listen:             *listen,
+		pprofListen:        *pprofListen,
+		logLevel:           level,
+		logFormat:          *logFormat,
+		shutdownTimeout:    *shutTimeout,
+		engineCloseTimeout: *engineClose,
+		drainDelay:         *drainDelay,
+		procs:              nprocs,
+		procsWhy:           procsWhy,
 	}, nil
 }
 
@@ -344,7 +348,7 @@ func (c config) logAttrs() []any {
 		"batch_max", e.BatchMax, "batch_max_bytes", e.BatchMaxBytes, "batch_linger", e.BatchLinger.String(), "batch_inflight", e.BatchInflight,
 		"read_group_max", e.ReadGroupMax, "read_group_inflight", e.ReadGroupInflight,
 		"listen", c.listen, "pprof_listen", c.pprofListen, "request_timeout", c.http.RequestTimeout.String(),
-		"shutdown_timeout", c.shutdownTimeout.String(), "drain_delay", c.drainDelay.String(), "api_token", c.http.APIToken != "",
+		"shutdown_timeout", c.shutdownTimeout.String(), "engine_close_timeout", c.engineCloseTimeout.String(), "drain_delay", c.drainDelay.String(), "api_token", c.http.APIToken != "",
 		"docs_auth", c.http.DocsAuth, "procs", c.procs, "procs_from", c.procsWhy,
 		"log_level", c.logLevel.String(), "log_format", c.logFormat,
 	}

@@ -124,8 +124,8 @@ func TestRunStartsServesAndStops(t *testing.T) {
 		"serving",
 		"shutdown requested",
 		"drain (/ready answers 503)",
-		"http shutdown (stop accepting, finish in-flight requests)",
-		"engine close (flush batches, finish queries)",
+		"http shutdown (stop accepting, end streams, finish in-flight requests)",
+		"engine close (flush batches, run accepted writes, finish queries)",
 		"stopped",
 	}
 	assert.Equal(t, order, msgs)
