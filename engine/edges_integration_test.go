@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocql/gocql"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/userapi/userapi/internal/cqlproxy"
@@ -189,4 +191,77 @@ func TestBatchCreateLargerThanTheQueue(t *testing.T) {
 	cfg := Config{QueueDepth: 0}.Defaults()
 	cfg.QueueDepth = 0
 	require.ErrorContains(t, cfg.Validate(), "QueueDepth")
+}
+
+// newEngineOn starts another engine (an instance) on e's keyspace.
+func newEngineOn(t *testing.T, e *Engine) *Engine {
+	t.Helper()
+	cfg := e.cfg
+	cfg.Logger = e.log
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	o, err := New(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = o.Close(ctx)
+	})
+	return o
+}
+
+// Update timestamps cannot tie across instances: each instance leases a
+// slot of its own in the keyspace, and its update stamps lie in it, so two
+// instances updating one row with clocks behind its updated_at leave the row
+// as one of them wrote it, whole (issue 21, item 10).
+func TestUpdateStampsCannotTieAcrossInstances(t *testing.T) {
+	a := newTestEngine(t, nil)
+	b, c := newEngineOn(t, a), newEngineOn(t, a)
+	slots := map[int64]bool{a.stamps.slot.Load(): true, b.stamps.slot.Load(): true, c.stamps.slot.Load(): true}
+	require.Len(t, slots, 3, "every instance holds a slot of its own")
+
+	ctx := reqCtx(t)
+	for round := 0; round < 20; round++ {
+		u, err := a.CreateUser(ctx, NewUser{Name: "racer", Email: "r@x.io", Age: 1}, Options{})
+		require.NoError(t, err)
+		// Another instance's clock ran ahead: every clock here is behind the row.
+		require.NoError(t, a.session.Query("UPDATE "+a.cfg.Keyspace+".users SET updated_at = ? WHERE id = ?",
+			time.Now().Add(time.Hour), gocql.UUID(u.ID)).Exec())
+		var wg sync.WaitGroup
+		for i, e := range []*Engine{a, b, c} {
+			wg.Go(func() {
+				name, email, age := fmt.Sprint("writer-", i), fmt.Sprint("w", i, "@x.io"), 10+i
+				_, err := e.UpdateUser(ctx, u.ID, UserPatch{Name: &name, Email: &email, Age: &age}, Options{})
+				assert.NoError(t, err)
+			})
+		}
+		wg.Wait()
+		var name, email string
+		var age int
+		var wName, wEmail, wAge int64
+		require.NoError(t, a.session.Query("SELECT name, email, age, writetime(name), writetime(email), writetime(age) FROM "+
+			a.cfg.Keyspace+".users WHERE id = ?", gocql.UUID(u.ID)).Scan(&name, &email, &age, &wName, &wEmail, &wAge))
+		require.Equal(t, wName, wEmail)
+		require.Equal(t, wName, wAge)
+		i := strings.TrimPrefix(name, "writer-")
+		require.Equal(t, "w"+i+"@x.io", email, "round %d: the row is one writer's, whole", round)
+		require.Equal(t, fmt.Sprint(10+int(i[0]-'0')), fmt.Sprint(age), "round %d", round)
+		require.True(t, slots[wName%stampSlots], "the winning stamp lies in an instance's slot")
+	}
+
+	// At most stampSlots instances: the others are refused with a reason.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	held := 3
+	for ; held < stampSlots; held++ {
+		o := &Engine{session: a.session, stmts: a.stmts, stamps: newStamper(), log: a.log}
+		require.NoError(t, o.claimSlot(ctx), "instance %d", held)
+		require.False(t, slots[o.stamps.slot.Load()], "slot %d taken twice", o.stamps.slot.Load())
+		slots[o.stamps.slot.Load()] = true
+	}
+	o := &Engine{session: a.session, stmts: a.stmts, stamps: newStamper(), log: a.log}
+	require.ErrorContains(t, o.claimSlot(ctx), "at most 100 instances")
+	c.releaseSlot(ctx)
+	require.NoError(t, o.claimSlot(ctx), "a released slot is free again")
+	require.Equal(t, c.stamps.slot.Load(), o.stamps.slot.Load())
 }

@@ -69,7 +69,8 @@ func BenchmarkUpdateOrdering(b *testing.B) {
 			if !e.updates.enter(tk) {
 				b.Error("a lone update waited")
 			}
-			_ = stampTime(e.stamps.next(afterRow(prev)))
+			ts, _ := e.stamps.update(prev)
+			_ = stampTime(ts)
 			e.updates.leave(tk)
 		}
 	})

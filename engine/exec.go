@@ -366,7 +366,10 @@ func (e *Engine) runUpdate(t *task) error {
 	}
 	u := &t.user
 	id := gocql.UUID(t.id)
-	ts := e.stamps.next(afterRow(u.UpdatedAt))
+	ts, err := e.stamps.update(u.UpdatedAt)
+	if err != nil {
+		return err
+	}
 	u.UpdatedAt = stampTime(ts)
 	mask := 0
 	args := make([]any, 1, 6)
@@ -389,7 +392,6 @@ func (e *Engine) runUpdate(t *task) error {
 	// A retried attempt writes exactly what the first did, timestamp included.
 	args = append(args, u.UpdatedAt, id)
 	start := time.Now()
-	var err error
 	for s, other := e.sessions(); ; s, other = other, nil {
 		q := s.Query(e.stmts.update[mask], args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Observer(t)
 		err = q.Exec()

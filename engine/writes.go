@@ -76,7 +76,7 @@ func (l *updateLines) leave(t *task) *task {
 // CreateUser writes one user through its replica set's write line and
 // returns it with its new id and timestamps once the write has succeeded.
 func (e *Engine) CreateUser(ctx context.Context, in NewUser, opt Options) (User, error) {
-	ts := e.stamps.next(0)
+	ts := e.stamps.next()
 	now := stampTime(ts)
 	u := User{ID: newID(), Name: in.Name, Email: in.Email, Age: in.Age, CreatedAt: now, UpdatedAt: now}
 	t := acquireTask(ctx, kindWrite, e.consistency(opt))
@@ -102,7 +102,7 @@ func (e *Engine) CreateUsers(ctx context.Context, in []NewUser, opt Options) ([]
 	tasks := make([]*task, len(in))
 	cl := e.consistency(opt)
 	for i, nu := range in {
-		ts := e.stamps.next(0)
+		ts := e.stamps.next()
 		now := stampTime(ts)
 		out[i] = User{ID: newID(), Name: nu.Name, Email: nu.Email, Age: nu.Age, CreatedAt: now, UpdatedAt: now}
 		t := acquireTask(ctx, kindWrite, cl)
