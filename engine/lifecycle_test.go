@@ -302,7 +302,7 @@ func TestUpdateStampsOfTwoSlotsNeverTie(t *testing.T) {
 			require.Equal(t, slot, got%stampSlots)
 		}
 	}
-	a.until.Store(time.Now().Add(-time.Second).UnixNano())
+	a.until.Store(a.at(time.Now().Add(-time.Second)))
 	_, err := a.update(ahead)
 	require.ErrorIs(t, err, ErrUnavailable, "a lapsed lease writes nothing")
 }

@@ -57,18 +57,23 @@ type stamper struct {
 	last       atomic.Int64 // the last insert timestamp
 	lastUpdate atomic.Int64 // the last update timestamp
 	// slot and until: the leased slot (stamp.go) and when this instance stops
-	// trusting the lease (unix nanoseconds); until 0 means no lease is
-	// needed (a stamper of its own, in unit tests).
+	// trusting the lease (nanoseconds after epoch, on the monotonic clock: a
+	// wall clock stepping back must not stretch a lease); until 0 means no
+	// lease is needed (a stamper of its own, in unit tests).
 	slot  atomic.Int64
 	until atomic.Int64
+	epoch time.Time
 	owner gocql.UUID // this instance, in stamp_slots
 }
 
 func newStamper() *stamper {
-	s := &stamper{}
+	s := &stamper{epoch: time.Now()}
 	s.owner, _ = gocql.RandomUUID()
 	return s
 }
+
+// at is t as stamper.until counts it.
+func (s *stamper) at(t time.Time) int64 { return max(1, int64(t.Sub(s.epoch))) }
 
 // next returns an insert's timestamp: max(now, last+1), recorded as last.
 func (s *stamper) next() int64 {
@@ -88,7 +93,7 @@ var errSlotLapsed = &Error{Kind: ErrUnavailable, Op: "update", Cause: errors.New
 // updated_at is prev: the smallest in this instance's slot that is at least
 // the clock, afterRow(prev) and the last update's timestamp + 1.
 func (s *stamper) update(prev time.Time) (int64, error) {
-	if u := s.until.Load(); u != 0 && time.Now().UnixNano() > u {
+	if u := s.until.Load(); u != 0 && s.at(time.Now()) > u {
 		return 0, errSlotLapsed
 	}
 	slot := s.slot.Load()
@@ -143,7 +148,7 @@ func (e *Engine) claimSlot(ctx context.Context) error {
 		owner, _ := prev["owner"].(gocql.UUID)
 		if applied || owner == s.owner {
 			s.slot.Store(slot)
-			s.until.Store(start.Add(slotTTL - slotMargin).UnixNano())
+			s.until.Store(s.at(start.Add(slotTTL - slotMargin)))
 			return nil
 		}
 	}
@@ -161,7 +166,7 @@ func (e *Engine) renewSlot(ctx context.Context) error {
 	case err != nil:
 		return classify("renew write timestamp slot", err)
 	case applied:
-		s.until.Store(start.Add(slotTTL - slotMargin).UnixNano())
+		s.until.Store(s.at(start.Add(slotTTL - slotMargin)))
 		return nil
 	}
 	e.log.Warn("write timestamp slot lost; claiming another", "slot", s.slot.Load())
