@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Admission: where a task enters the engine. Engine.admit is the one place
@@ -110,16 +111,24 @@ func (e *Engine) admit(t *task) error {
 // in the pool's queue is reserved for each before any is handed over, and
 // Close waits for a hand-over under way (admitting), so none is refused
 // halfway. A write that may run alone gives its place back as it starts.
+//
+// More writes than half the queue holds are admitted in chunks of that size
+// (admitChunks): the first is admitted at once or refused, nothing written;
+// each later one waits for room as the writes before it start.
 func (e *Engine) admitWrites(ctx context.Context, ts []*task) error {
 	e.admitting.Add(1)
 	defer e.admitting.Add(-1)
+	chunk := len(ts)
+	if limit := int(e.pool.gate.limit); chunk > limit {
+		chunk = max(1, limit/2)
+	}
 	var err error
 	switch {
 	case e.closing.Load():
 		err = &Error{Kind: ErrClosed, Op: "submit"}
 	case ctx.Err() != nil:
 		err = classify("submit", ctx.Err())
-	case !e.pool.gate.reserve(len(ts)):
+	case !e.pool.gate.reserve(chunk):
 		err = &Error{Kind: ErrOverloaded, Op: "submit"}
 	}
 	if err != nil {
@@ -129,14 +138,47 @@ func (e *Engine) admitWrites(ctx context.Context, ts []*task) error {
 		}
 		return err
 	}
+	e.handOver(ts[:chunk])
+	e.admitChunks(ctx, ts[chunk:], chunk)
+	return nil
+}
+
+// admitChunks admits the rest of a batch create, chunk writes at a time,
+// each waiting for room in the queue; if the context ends or the engine
+// closes first, the writes not admitted fail with that error (never
+// written), and CreateUsers reports the ones that were.
+func (e *Engine) admitChunks(ctx context.Context, ts []*task, chunk int) {
+	for len(ts) > 0 {
+		n := min(chunk, len(ts))
+		var err error
+		for wait := 50 * time.Microsecond; !e.pool.gate.reserve(n); wait = min(2*wait, 5*time.Millisecond) {
+			if e.closing.Load() {
+				err = &Error{Kind: ErrClosed, Op: "submit"}
+			} else if ctx.Err() != nil {
+				err = classify("submit", ctx.Err())
+			}
+			if err != nil {
+				for _, t := range ts {
+					e.fail(t, err)
+				}
+				return
+			}
+			time.Sleep(wait)
+		}
+		e.handOver(ts[:n])
+		ts = ts[n:]
+	}
+}
+
+// handOver hands writes with reserved places to their lines or the pool.
+func (e *Engine) handOver(ts []*task) {
 	if e.writes != nil {
 		e.enterAll(e.writes, ts)
-		return nil
+		return
 	}
 	for _, t := range ts {
 		_ = e.refuse(t, e.pool.submitReserved(t))
 	}
-	return nil
 }
 
 // refuse fails t with a refused admission's error, if there is one.

@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 )
 
@@ -53,6 +55,11 @@ type Config struct {
 	// Cassandra applies a batch's local mutations one after another, each
 	// waiting for the sync (BenchmarkCreates: 4 beat 10 and 1).
 	BatchMax int // default 4
+	// BatchMaxBytes caps the estimated size of a batch's writes (writeSize),
+	// which must stay below the node's batch_size_fail_threshold (50 KiB by
+	// default): Cassandra refuses a larger batch whole, failing every write
+	// in it. A write larger than the cap goes alone. Default 40 KiB.
+	BatchMaxBytes int
 	// BatchLinger optionally holds a non-full batch up to this long; 0 flushes
 	// as soon as nothing more is queued for its replicas.
 	BatchLinger time.Duration
@@ -73,10 +80,19 @@ type Config struct {
 	// grouping buys. Benchmarks only.
 	BatchIgnoreReplicas bool
 
+	// Dialer, when set, opens every connection to Cassandra (a proxy, or a
+	// test's fault injector); net.Dialer satisfies it. Default: the driver's.
+	Dialer Dialer
+
 	// SkipSchema leaves keyspace and table creation to someone else.
 	SkipSchema bool
 
 	Logger *slog.Logger
+}
+
+// Dialer opens a connection to a node's address.
+type Dialer interface {
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // TLSConfig enables TLS to Cassandra when CAFile or CertFile is set.
@@ -135,6 +151,9 @@ func (c Config) Defaults() Config {
 	if c.BatchMax == 0 {
 		c.BatchMax = 4
 	}
+	if c.BatchMaxBytes == 0 {
+		c.BatchMaxBytes = 40 << 10
+	}
 	if c.BatchInflight == 0 {
 		c.BatchInflight = 32
 	}
@@ -165,8 +184,9 @@ func (c Config) Validate() error {
 	check(ValidKeyspace(c.Keyspace), "Keyspace %q: use letters, digits and _ (at most 48, starting with a letter)", c.Keyspace)
 	check(c.ReplicationFactor >= 1, "ReplicationFactor must be at least 1")
 	check(c.PoolSize >= 1, "PoolSize must be at least 1")
-	check(c.QueueDepth >= 0, "QueueDepth must not be negative")
+	check(c.QueueDepth >= 1, "QueueDepth must be at least 1 (0 is the default's marker: Defaults makes it 4096)")
 	check(c.BatchMax >= 1 && c.BatchMax <= 1000, "BatchMax must be 1-1000")
+	check(c.BatchMaxBytes >= 1, "BatchMaxBytes must be at least 1")
 	check(c.BatchInflight >= 1, "BatchInflight must be at least 1")
 	check(c.BatchLinger >= 0, "BatchLinger must not be negative")
 	check(c.ReadGroupMax >= 1 && c.ReadGroupMax <= 256, "ReadGroupMax must be 1-256")

@@ -31,6 +31,9 @@ func (e *Engine) clusterConfig() (*gocql.ClusterConfig, error) {
 	cluster.RetryPolicy = &gocql.SimpleRetryPolicy{NumRetries: c.Retries}
 	cluster.DefaultIdempotence = false
 	cluster.Logger = slogLogger{e.log}
+	if c.Dialer != nil {
+		cluster.Dialer = c.Dialer
+	}
 	var inner gocql.HostSelectionPolicy
 	if c.Datacenter != "" {
 		inner = gocql.DCAwareRoundRobinPolicy(c.Datacenter)

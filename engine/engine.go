@@ -88,6 +88,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		e.closeSessions()
 		return nil, fmt.Errorf("engine: token ring: %w", err)
 	}
+	if err := e.claimSlot(ctx); err != nil {
+		e.closeSessions()
+		return nil, fmt.Errorf("engine: write timestamp slot (table %s.stamp_slots): %w", cfg.Keyspace, err)
+	}
 	e.exec = e.execute
 	e.metrics = newEngineMetrics(e)
 	e.pool, err = newPool(cfg.PoolSize, cfg.QueueDepth, e.run, e.fail)
@@ -96,15 +100,16 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	if cfg.ReadGroupMax > 1 {
-		e.reads = e.newLines(kindReadGroup, cfg.ReadGroupMax, cfg.ReadGroupInflight, 0)
+		e.reads = e.newLines(kindReadGroup, cfg.ReadGroupMax, 0, cfg.ReadGroupInflight, 0)
 	}
 	if cfg.BatchMax > 1 {
-		e.writes = e.newLines(kindBatch, cfg.BatchMax, cfg.BatchInflight, cfg.BatchLinger)
+		e.writes = e.newLines(kindBatch, cfg.BatchMax, cfg.BatchMaxBytes, cfg.BatchInflight, cfg.BatchLinger)
 	}
 	e.connected.Store(true)
-	e.loops.Add(2)
+	e.loops.Add(3)
 	go e.healthLoop()
 	go e.ringLoop()
+	go e.slotLoop()
 	return e, nil
 }
 
@@ -195,6 +200,9 @@ func (e *Engine) Close(ctx context.Context) error {
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("engine: background loops still running: %w", ctx.Err()))
 		}
+		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		e.releaseSlot(rctx) // best effort: the lease lapses anyway
+		cancel()
 		e.closeSessions()
 		e.connected.Store(false)
 		e.closeErr = errors.Join(errs...)

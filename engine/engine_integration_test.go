@@ -260,8 +260,9 @@ func TestCloseFlushesPendingWrites(t *testing.T) {
 	assert.ErrorIs(t, err, ErrClosed, "closed engine refuses work")
 }
 
-// TestBatchCreateIsAllOrNothingUnderOverload: a batch create that does not
-// fit is refused whole, before any of it is written.
+// TestBatchCreateIsAllOrNothingUnderOverload: a batch create that finds no
+// room in the queue is refused whole, before any of it is written; one
+// larger than the queue is admitted in chunks once there is room.
 func TestBatchCreateIsAllOrNothingUnderOverload(t *testing.T) {
 	for _, max := range []int{4, 1} {
 		t.Run(fmt.Sprintf("BatchMax=%d", max), func(t *testing.T) {
@@ -271,17 +272,19 @@ func TestBatchCreateIsAllOrNothingUnderOverload(t *testing.T) {
 			for i := range in {
 				in[i] = NewUser{Name: fmt.Sprint("n", i), Email: "n@example.com", Age: 1}
 			}
+			require.True(t, e.pool.gate.reserve(40), "other requests hold most of the queue")
 			_, err := e.CreateUsers(ctx, in, Options{})
 			require.ErrorIs(t, err, ErrOverloaded)
 			var count int
 			require.NoError(t, e.session.Query("SELECT count(*) FROM "+e.cfg.Keyspace+".users").Scan(&count))
 			assert.Zero(t, count, "nothing of a refused batch is written")
+			e.pool.gate.unreserve(40)
 
-			got, err := e.CreateUsers(ctx, in[:60], Options{})
-			require.NoError(t, err, "a batch that fits is admitted")
-			assert.Len(t, got, 60)
+			got, err := e.CreateUsers(ctx, in, Options{})
+			require.NoError(t, err, "a batch larger than the queue is admitted in chunks")
+			assert.Len(t, got, 1000)
 			require.NoError(t, e.session.Query("SELECT count(*) FROM "+e.cfg.Keyspace+".users").Scan(&count))
-			assert.Equal(t, 60, count)
+			assert.Equal(t, 1000, count)
 		})
 	}
 }

@@ -36,7 +36,7 @@ func BenchmarkWriteLines(b *testing.B) {
 	}
 	e := testEngine(b, 64, 4096, finishWriteUnit)
 	e.ring.Store(r)
-	e.writes = e.newLines(kindBatch, 10, 4, 0)
+	e.writes = e.newLines(kindBatch, 10, 0, 4, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	b.ReportAllocs()
@@ -69,7 +69,8 @@ func BenchmarkUpdateOrdering(b *testing.B) {
 			if !e.updates.enter(tk) {
 				b.Error("a lone update waited")
 			}
-			_ = stampTime(e.stamps.next(afterRow(prev)))
+			ts, _ := e.stamps.update(prev)
+			_ = stampTime(ts)
 			e.updates.leave(tk)
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"syscall"
@@ -27,6 +28,11 @@ var (
 	ErrTimeout = errors.New("timeout")
 	// ErrClosed: the engine is shutting down and takes no new work.
 	ErrClosed = errors.New("engine closed")
+	// ErrUnknownOutcome: a write was sent and its answer never came (the
+	// connection broke after the frame left, or replicas failed partway),
+	// so it may have been applied; or a batch create was written in part.
+	// Retrying blindly could apply it twice: read first.
+	ErrUnknownOutcome = errors.New("write outcome unknown")
 
 	// errInternal marks errors outside the taxonomy; the HTTP layer answers
 	// 500 and logs the cause. It is unexported so no caller can depend on it.
@@ -46,6 +52,7 @@ var kinds = [...]struct {
 	{ErrUnavailable, "unavailable"},
 	{ErrTimeout, "timeout"},
 	{ErrClosed, "closed"},
+	{ErrUnknownOutcome, "unknown_outcome"},
 	{errInternal, "internal"},
 }
 
@@ -92,6 +99,42 @@ func classify(op string, err error) error {
 	}
 	kind := classifyKind(err)
 	return &Error{Kind: kind, Op: op, Cause: err}
+}
+
+// classifyWrite is classify for a write: an error that leaves it unknown
+// whether Cassandra applied the write (mayHaveApplied), in this attempt or
+// an earlier one the driver retried (sent), is ErrUnknownOutcome, never
+// ErrUnavailable, whose answer invites a retry. A timeout stays ErrTimeout.
+func classifyWrite(op string, err error, sent bool) error {
+	if err == nil || KindOf(err) != nil {
+		return err
+	}
+	kind := classifyKind(err)
+	if kind != ErrTimeout && (sent || mayHaveApplied(err)) {
+		kind = ErrUnknownOutcome
+	}
+	return &Error{Kind: kind, Op: op, Cause: err}
+}
+
+// mayHaveApplied reports whether a write attempt that ended with err may
+// have been applied: the connection broke after the frame may have left
+// (reset, broken pipe, closed while waiting for the answer, EOF), or the
+// coordinator reported a write failure on some replicas. Refusals that come
+// before any work (no connection, unavailable, overloaded) are not.
+func mayHaveApplied(err error) bool {
+	var wf *gocql.RequestErrWriteFailure
+	var op *net.OpError
+	switch {
+	case err == nil, errors.Is(err, gocql.ErrNoConnections), errors.Is(err, syscall.ECONNREFUSED):
+		return false
+	case errors.Is(err, gocql.ErrConnectionClosed), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.As(err, &wf):
+		return true
+	case errors.As(err, &op):
+		return !op.Timeout() && op.Op != "dial"
+	}
+	return false
 }
 
 func classifyKind(err error) error {

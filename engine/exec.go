@@ -141,8 +141,9 @@ func (e *Engine) runGet(t *task) *task {
 	return next
 }
 
-// groupContext is the context of a query for reads (one leader, or a
-// read group's, readgroup.go) and their followers: a lone leader's own;
+// groupContext is the context of a query for several callers: reads (one
+// leader, or a read group's, readgroup.go) and their followers, or the
+// writes of a batch (lines.take): a lone leader's own;
 // otherwise one that ends at the latest deadline among them and ignores
 // any one caller giving up, so that no reader inherits an earlier deadline
 // than its own. cancel is nil when there is nothing to cancel.
@@ -203,7 +204,7 @@ func (e *Engine) runWrite(t *task) error {
 	// and deletes a fixed timestamp: repeating either cannot change the outcome.
 	var err error
 	for s, other := e.sessions(); ; s, other = other, nil {
-		q := s.Query(stmt, args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true)
+		q := s.Query(stmt, args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Observer(t)
 		err = q.Exec()
 		q.Release()
 		if !unsent(err, other) {
@@ -211,7 +212,7 @@ func (e *Engine) runWrite(t *task) error {
 		}
 	}
 	e.metrics.observe(statementName(t.op), start, err)
-	return classify("write", err)
+	return classifyWrite("write", err, t.sent)
 }
 
 func statementName(op writeOp) string {
@@ -246,7 +247,7 @@ func (e *Engine) runBatch(t *task) *task {
 				break
 			}
 		}
-		err = classify("batch", err)
+		err = classifyWrite("batch", err, t.sent)
 		e.metrics.observe("batch", start, err)
 	}
 	e.metrics.batchSize.Update(float64(len(live)))
@@ -260,9 +261,11 @@ func (e *Engine) runBatch(t *task) *task {
 func (e *Engine) newBatch(s *gocql.Session, t *task, live []*task) *gocql.Batch {
 	b := s.NewBatch(gocql.UnloggedBatch).WithContext(t.ctx)
 	b.SetConsistency(t.cl)
+	o := routingObserver{t: t}
 	if r := e.ring.Load(); r != nil {
-		b.Observer(e.routing(r, live))
+		o = e.routing(r, t, live)
 	}
+	b.Observer(o)
 	b.Entries = make([]gocql.BatchEntry, 0, len(live))
 	for _, w := range live {
 		stmt, args := e.bindWrite(w)
@@ -277,15 +280,16 @@ func (e *Engine) newBatch(s *gocql.Session, t *task, live []*task) *gocql.Batch 
 // entries really shared one replica set: the proof that token-aware grouping
 // and the driver's routing agree.
 type routingObserver struct {
+	t        *task // the batch: notes an attempt whose outcome is unknown
 	m        *engineMetrics
 	replicas []string
 	mixed    bool
 }
 
 // routing builds the observer of a batch of live entries under ring r.
-func (e *Engine) routing(r *ring, live []*task) routingObserver {
+func (e *Engine) routing(r *ring, t *task, live []*task) routingObserver {
 	set := r.replicaSet(live[0].token)
-	o := routingObserver{m: e.metrics, replicas: r.replicas(set)}
+	o := routingObserver{t: t, m: e.metrics, replicas: r.replicas(set)}
 	for _, w := range live[1:] {
 		if r.replicaSet(w.token) != set {
 			o.mixed = true
@@ -295,6 +299,10 @@ func (e *Engine) routing(r *ring, live []*task) routingObserver {
 }
 
 func (o routingObserver) ObserveBatch(_ context.Context, b gocql.ObservedBatch) {
+	o.t.observeAttempt(b.Err)
+	if o.m == nil {
+		return
+	}
 	if o.mixed {
 		o.m.batchMixed.Inc()
 	}
@@ -358,7 +366,10 @@ func (e *Engine) runUpdate(t *task) error {
 	}
 	u := &t.user
 	id := gocql.UUID(t.id)
-	ts := e.stamps.next(afterRow(u.UpdatedAt))
+	ts, err := e.stamps.update(u.UpdatedAt)
+	if err != nil {
+		return err
+	}
 	u.UpdatedAt = stampTime(ts)
 	mask := 0
 	args := make([]any, 1, 6)
@@ -381,9 +392,8 @@ func (e *Engine) runUpdate(t *task) error {
 	// A retried attempt writes exactly what the first did, timestamp included.
 	args = append(args, u.UpdatedAt, id)
 	start := time.Now()
-	var err error
 	for s, other := e.sessions(); ; s, other = other, nil {
-		q := s.Query(e.stmts.update[mask], args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true)
+		q := s.Query(e.stmts.update[mask], args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Observer(t)
 		err = q.Exec()
 		q.Release()
 		if !unsent(err, other) {
@@ -391,7 +401,7 @@ func (e *Engine) runUpdate(t *task) error {
 		}
 	}
 	e.metrics.observe("update", start, err)
-	return classify("update write", err)
+	return classifyWrite("update write", err, t.sent)
 }
 
 func (e *Engine) runProbe(t *task) error {

@@ -172,7 +172,7 @@ func TestWriteLineCloseRespectsInflight(t *testing.T) {
 		running.Add(-1)
 		return finishWriteUnit(e, tk)
 	})
-	e.writes = e.newLines(kindBatch, 2, 1, time.Hour)
+	e.writes = e.newLines(kindBatch, 2, 0, 1, time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var tasks []*task
@@ -226,6 +226,7 @@ func TestConcurrentWalksAreBounded(t *testing.T) {
 
 func TestStamperOrdersAfterTheRow(t *testing.T) {
 	s := newStamper()
+	s.slot.Store(37)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	tests := []struct {
 		name string
@@ -237,34 +238,73 @@ func TestStamperOrdersAfterTheRow(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ts := s.next(afterRow(tc.prev))
+			ts, err := s.update(tc.prev)
+			require.NoError(t, err)
 			assert.Greater(t, ts, tc.prev.UnixMicro()+999, "above every timestamp of the row's millisecond")
 			assert.True(t, stampTime(ts).After(tc.prev), "updated_at grows")
 			assert.Equal(t, stampTime(ts).UnixMilli(), ts/1000, "the timestamp lies in updated_at's millisecond")
+			assert.Equal(t, int64(37), ts%stampSlots, "in the instance's slot")
 		})
 	}
-	var wg sync.WaitGroup
-	seen := make([][]int64, 4)
-	for g := range seen {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			for i := 0; i < 10000; i++ {
-				seen[g] = append(seen[g], s.next(0))
-			}
-		}(g)
-	}
-	wg.Wait()
-	uniq := map[int64]bool{}
-	for _, l := range seen {
-		for i, ts := range l {
-			require.False(t, uniq[ts], "timestamp %d issued twice", ts)
-			uniq[ts] = true
-			if i > 0 {
-				require.Greater(t, ts, l[i-1], "timestamps grow")
+	for name, issue := range map[string]func() int64{
+		"inserts": s.next,
+		"updates": func() int64 { ts, _ := s.update(now); return ts },
+	} {
+		var wg sync.WaitGroup
+		seen := make([][]int64, 4)
+		for g := range seen {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				for i := 0; i < 10000; i++ {
+					seen[g] = append(seen[g], issue())
+				}
+			}(g)
+		}
+		wg.Wait()
+		uniq := map[int64]bool{}
+		for _, l := range seen {
+			for i, ts := range l {
+				require.False(t, uniq[ts], "%s: timestamp %d issued twice", name, ts)
+				uniq[ts] = true
+				if i > 0 {
+					require.Greater(t, ts, l[i-1], "%s: timestamps grow", name)
+				}
 			}
 		}
 	}
+}
+
+// Two instances never stamp an update alike, whatever their clocks: the
+// microseconds of every update stamp, modulo stampSlots, are the instance's
+// slot; and a lapsed lease refuses updates (issue 21, item 10).
+func TestUpdateStampsOfTwoSlotsNeverTie(t *testing.T) {
+	a, b := newStamper(), newStamper()
+	a.slot.Store(0)
+	b.slot.Store(stampSlots - 1)
+	ahead := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond) // both clocks behind the row
+	seen := map[int64]bool{}
+	for i := 0; i < 5000; i++ {
+		for _, s := range []*stamper{a, b} {
+			ts, err := s.update(ahead)
+			require.NoError(t, err)
+			require.False(t, seen[ts], "timestamp %d issued twice", ts)
+			seen[ts] = true
+			require.Equal(t, s.slot.Load(), ts%stampSlots)
+			require.Equal(t, stampTime(ts).UnixMilli(), ts/1000)
+		}
+	}
+	for ts := int64(1_000_000_000); ts < 1_000_003_000; ts += 7 {
+		for _, slot := range []int64{0, 1, 50, 99} {
+			got := inSlot(ts, slot)
+			require.GreaterOrEqual(t, got, ts)
+			require.Less(t, got-ts, int64(stampSlots+1000), "the next such stamp")
+			require.Equal(t, slot, got%stampSlots)
+		}
+	}
+	a.until.Store(a.at(time.Now().Add(-time.Second)))
+	_, err := a.update(ahead)
+	require.ErrorIs(t, err, ErrUnavailable, "a lapsed lease writes nothing")
 }
 
 // TestClosingRefusesReadersOfAFlight: once Close began, a reader of an id

@@ -31,6 +31,7 @@ import (
 type lines struct {
 	kind       taskKind        // what a unit of several members is: kindReadGroup or kindBatch
 	max        int             // members per unit
+	maxBytes   int             // writes only: estimated bytes per unit (writeSize); 0: no cap
 	inflight   int             // units of a line in flight before tasks wait
 	linger     time.Duration   // writes only: how long a partial unit may wait for company
 	replicaSet func(int64) int // the grouping of a token (Engine.batchReplicaSet)
@@ -51,9 +52,9 @@ type lineState struct {
 
 // newLines makes the lines of e's reads (kindReadGroup) or writes
 // (kindBatch); replicaSet groups tokens, the pool's queue bounds the waiting.
-func (e *Engine) newLines(kind taskKind, max, inflight int, linger time.Duration) *lines {
+func (e *Engine) newLines(kind taskKind, max, maxBytes, inflight int, linger time.Duration) *lines {
 	return &lines{
-		kind: kind, max: max, inflight: inflight, linger: linger,
+		kind: kind, max: max, maxBytes: maxBytes, inflight: inflight, linger: linger,
 		replicaSet: e.batchReplicaSet, queue: e.pool.gate, submit: e.submitUnit,
 		m: make(map[int]*lineState),
 	}
@@ -179,7 +180,7 @@ func (ls *lines) queueLocked(l *lineState, t *task) unit {
 	if ls.linger == 0 || l.running >= ls.inflight {
 		return unit{} // a running unit's worker takes it
 	}
-	if len(l.waiting) >= ls.max {
+	if len(l.waiting) >= ls.max || ls.unitLen(l.waiting) < len(l.waiting) {
 		if l.timer != nil {
 			l.timer.Stop()
 			l.timer = nil
@@ -273,11 +274,39 @@ func (ls *lines) handOn(key int) unit {
 	return ls.take(key, l)
 }
 
+// unitLen is how many of the waiting tasks, oldest first, make the next
+// unit: up to max, and for writes no more than fit in maxBytes (at least one).
+func (ls *lines) unitLen(waiting []*task) int {
+	n := min(len(waiting), ls.max)
+	if ls.maxBytes <= 0 {
+		return n
+	}
+	size := 0
+	for i, t := range waiting[:n] {
+		if size += writeSize(t); size > ls.maxBytes && i > 0 {
+			return i
+		}
+	}
+	return n
+}
+
+// writeSize over-estimates what Cassandra counts of a write towards
+// batch_size_fail_threshold (the data size of its mutation: key, cell
+// values, and a timestamp and flags per cell), so that a batch within
+// maxBytes by this count is within it by Cassandra's.
+func writeSize(t *task) int {
+	if t.op == opDelete {
+		return 64
+	}
+	return 128 + len(t.user.Name) + len(t.user.Email)
+}
+
 // take takes up to max waiting tasks off line l (key) as one running unit:
 // the task itself when it is alone, else a group task of the lines' kind
-// that lives as long as its most patient member. Under ls.mu.
+// that lives as long as its most patient member and is not ended by any
+// one of them giving up. Under ls.mu.
 func (ls *lines) take(key int, l *lineState) unit {
-	n := min(len(l.waiting), ls.max)
+	n := ls.unitLen(l.waiting)
 	held := 0
 	for _, t := range l.waiting[:n] {
 		if t.lineHeld {
@@ -303,17 +332,13 @@ func (ls *lines) take(key int, l *lineState) unit {
 		lone.inLine = true
 		return unit{lone, held}
 	}
-	ctx := members[0].ctx
-	latest, bounded := ctx.Deadline()
-	for _, t := range members[1:] {
-		if !bounded {
-			break
-		}
-		if d, ok := t.ctx.Deadline(); !ok || d.After(latest) {
-			ctx, latest, bounded = t.ctx, d, ok
-		}
-	}
+	// The unit runs under a context of its own that ends at its members'
+	// latest deadline and ignores any one of them giving up: a member whose
+	// caller cancels while the query is on the wire must not fail the others
+	// (a read group's or a batch's, groupContext). Releasing g cancels it.
+	ctx, cancel := groupContext(members...)
 	g := acquireTask(ctx, ls.kind, members[0].cl)
+	g.cancel = cancel
 	g.refs.Store(1) // no caller waits on a unit, only its members' callers
 	g.batch, g.line, g.inLine = members, key, true
 	return unit{g, held}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -55,7 +56,7 @@ func batchEngine(t *testing.T, max, inflight int, linger time.Duration, r *ring,
 		return finishWriteUnit(e, tk)
 	})
 	e.ring.Store(r)
-	e.writes = e.newLines(kindBatch, max, inflight, linger)
+	e.writes = e.newLines(kindBatch, max, 0, inflight, linger)
 	return e, func() []recordedBatch {
 		mu.Lock()
 		defer mu.Unlock()
@@ -235,7 +236,7 @@ func TestAdmitWritesAllOrNothing(t *testing.T) {
 		return finishWriteUnit(e, tk)
 	})
 	e.ring.Store(threeNodeRing(t))
-	e.writes = e.newLines(kindBatch, 4, 1, 0)
+	e.writes = e.newLines(kindBatch, 4, 0, 1, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	writes := func(n int) []*task {
@@ -247,17 +248,19 @@ func TestAdmitWritesAllOrNothing(t *testing.T) {
 		return ts
 	}
 
-	big := writes(9)
-	assert.ErrorIs(t, e.admitWrites(ctx, big), ErrOverloaded, "9 writes do not fit a queue of 8")
-	for _, tk := range big {
+	require.True(t, e.pool.gate.reserve(6), "other requests hold 6 places of 8")
+	refused := writes(3)
+	assert.ErrorIs(t, e.admitWrites(ctx, refused), ErrOverloaded, "3 writes do not fit the 2 places left")
+	for _, tk := range refused {
 		assert.ErrorIs(t, tk.wait(), ErrOverloaded, "each write is told")
 		_, did := ran.Load(Token(tk.id))
 		assert.False(t, did, "a refused batch create runs none of its writes")
 		tk.release()
 	}
-	assert.Zero(t, e.pool.gate.held.Load(), "the refused reservation left nothing held")
+	assert.Equal(t, int64(6), e.pool.gate.held.Load(), "the refused reservation left nothing held")
+	e.pool.gate.unreserve(6)
 
-	ok := writes(8)
+	ok := writes(19) // more than the queue holds: admitted in chunks of 4
 	require.NoError(t, e.admitWrites(ctx, ok))
 	for i, tk := range ok {
 		require.NoError(t, tk.wait(), "write %d", i)
@@ -269,4 +272,26 @@ func TestAdmitWritesAllOrNothing(t *testing.T) {
 		w, r := linesCount(e.writes)
 		return w == 0 && r == 0 && e.pool.gate.held.Load() == 0
 	}, 2*time.Second, time.Millisecond, "lines ended and every place in the queue came back")
+}
+
+func TestUnitLenCapsBytes(t *testing.T) {
+	ls := &lines{max: 10, maxBytes: 1000}
+	w := func(n int) *task { return &task{user: User{Name: strings.Repeat("n", n)}} }
+	for _, c := range []struct {
+		sizes []int
+		want  int
+	}{
+		{[]int{0, 0, 0}, 3},                   // 128 each
+		{[]int{300, 300, 300}, 2},             // 428 each: a third passes 1000
+		{[]int{2000, 0}, 1},                   // too large alone: still goes, alone
+		{[]int{0, 0, 0, 0, 0, 0, 0, 0, 0}, 7}, // 7 x 128 = 896, 8 x 128 = 1024
+	} {
+		var ts []*task
+		for _, s := range c.sizes {
+			ts = append(ts, w(s))
+		}
+		assert.Equal(t, c.want, ls.unitLen(ts), "sizes %v", c.sizes)
+	}
+	ls.maxBytes = 0
+	assert.Equal(t, 9, ls.unitLen(make([]*task, 9)), "reads: no byte cap")
 }

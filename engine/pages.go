@@ -100,11 +100,16 @@ func (e *Engine) ListUsers(ctx context.Context, limit int, pageState string, opt
 }
 
 // walks bounds the table walks (StreamUsers) running at once: a walk is a
-// long series of pages, and its caller may buffer what it reads (the JSON
-// form of /users/stream holds up to 100,000 rows), so their number is
-// bounded as well as their pages. One walk per 64 workers (4 by default);
-// beyond that a walk is refused at once with ErrOverloaded.
-func walkLimit(poolSize int) int { return max(1, poolSize/64) }
+// long series of pages, each held while its caller hands it on (the HTTP
+// layer streams it to a client), so their number bounds the memory of all
+// streams together: at most maxWalks pages whatever PoolSize. One walk per
+// 64 workers (4 by default), at most maxWalks; beyond that a walk is
+// refused at once with ErrOverloaded.
+func walkLimit(poolSize int) int { return min(max(1, poolSize/64), maxWalks) }
+
+// maxWalks caps walkLimit: a page is at most 1000 rows (about 1 MB with the
+// longest names and emails), so streams hold at most about 16 MB of pages.
+const maxWalks = 16
 
 // StreamUsers walks the table fetchSize rows at a time, calling fn with each
 // page until limit users were delivered (limit <= 0: no limit) or the table

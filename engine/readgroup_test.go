@@ -100,7 +100,7 @@ func blockedLine(t *testing.T, ctx context.Context, size, depth int, fn func(e *
 		}
 		return fn(e, tk)
 	})
-	e.reads = e.newLines(kindReadGroup, 4, 1, 0)
+	e.reads = e.newLines(kindReadGroup, 4, 0, 1, 0)
 	first = goRead(e, ctx, newID())
 	require.Eventually(t, func() bool { return started.Load() == 1 }, 5*time.Second, time.Millisecond)
 	return e, first, release

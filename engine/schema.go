@@ -21,6 +21,9 @@ type statements struct {
 	del      string
 	update   [8]string // indexed by the set of patched columns (name=1, email=2, age=4)
 	ping     string
+
+	// write timestamp slots (stamp.go)
+	claimSlot, renewSlot, releaseSlot string
 }
 
 const userColumns = "id, name, email, age, created_at, updated_at"
@@ -42,6 +45,10 @@ func newStatements(ks string) statements {
 		probe:    "SELECT id FROM " + t + " LIMIT 1",
 		del:      "DELETE FROM " + t + " USING TIMESTAMP ? WHERE id = ?",
 		ping:     "SELECT release_version FROM system.local",
+
+		claimSlot:   "INSERT INTO " + ks + ".stamp_slots (slot, owner) VALUES (?, ?) IF NOT EXISTS USING TTL ?",
+		renewSlot:   "UPDATE " + ks + ".stamp_slots USING TTL ? SET owner = ? WHERE slot = ? IF owner = ?",
+		releaseSlot: "DELETE FROM " + ks + ".stamp_slots WHERE slot = ? IF owner = ?",
 	}
 	for mask := range s.update {
 		q := "UPDATE " + t + " USING TIMESTAMP ? SET "
@@ -59,11 +66,11 @@ func newStatements(ks string) statements {
 	return s
 }
 
-// tableID derives the users table's id from its name, so that instances
-// starting at once and racing CREATE TABLE IF NOT EXISTS all create the very
-// same table instead of conflicting schema versions.
-func tableID(keyspace string) gocql.UUID {
-	sum := sha1.Sum([]byte("userapi:" + keyspace + ".users"))
+// tableID derives a table's id from its name, so that instances starting at
+// once and racing CREATE TABLE IF NOT EXISTS all create the very same table
+// instead of conflicting schema versions.
+func tableID(keyspace, table string) gocql.UUID {
+	sum := sha1.Sum([]byte("userapi:" + keyspace + "." + table))
 	var u gocql.UUID
 	copy(u[:], sum[:16])
 	u[6] = u[6]&0x0f | 0x50 // version 5 (name-based, SHA-1)
@@ -87,7 +94,9 @@ func (e *Engine) ensureSchema(ctx context.Context) error {
 		"CREATE KEYSPACE IF NOT EXISTS " + ks + " WITH replication = " + e.replicationCQL(),
 		"CREATE TABLE IF NOT EXISTS " + ks + ".users (" +
 			"id uuid PRIMARY KEY, name text, email text, age int, created_at timestamp, updated_at timestamp" +
-			") WITH ID = " + tableID(ks).String(),
+			") WITH ID = " + tableID(ks, "users").String(),
+		"CREATE TABLE IF NOT EXISTS " + ks + ".stamp_slots (slot int PRIMARY KEY, owner uuid)" +
+			" WITH ID = " + tableID(ks, "stamp_slots").String(),
 	}
 	for _, q := range stmts {
 		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)

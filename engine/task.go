@@ -73,9 +73,10 @@ const (
 // task is taken from a sync.Pool, completed exactly once, and returned to the
 // pool only when both holds are given back (see the lifecycle above).
 type task struct {
-	kind taskKind
-	ctx  context.Context
-	cl   gocql.Consistency
+	kind   taskKind
+	ctx    context.Context
+	cancel context.CancelFunc // a unit's own context (lines.take), ended on release
+	cl     gocql.Consistency
 
 	// inputs and results; which fields matter depends on kind
 	id    UUID
@@ -98,6 +99,7 @@ type task struct {
 	inLine   bool // counted as one of the line's running units
 	lineHeld bool // waiting in the line, holding a place in the pool's queue
 	found    bool // kindGet in a group: its row was returned
+	sent     bool // a write: an attempt ended so that it may have been applied (ObserveQuery)
 
 	err      error
 	done     chan struct{} // buffered(1): signalled once on completion
@@ -127,6 +129,9 @@ func (t *task) release() {
 		return
 	case n < 0:
 		panic("BUG: engine task released more often than it was held")
+	}
+	if t.cancel != nil {
+		t.cancel()
 	}
 	select { // a completion nobody waited for leaves a signal behind
 	case <-t.done:
@@ -196,4 +201,16 @@ func (t *task) expired(now time.Time) bool {
 	}
 	d, ok := t.ctx.Deadline()
 	return ok && !now.Before(d)
+}
+
+// ObserveQuery notes, for a write, an attempt that may have been applied
+// (mayHaveApplied), so that an error of a later attempt the driver retried
+// still reports the outcome unknown. The driver calls it on the goroutine
+// running the query.
+func (t *task) ObserveQuery(_ context.Context, q gocql.ObservedQuery) { t.observeAttempt(q.Err) }
+
+func (t *task) observeAttempt(err error) {
+	if mayHaveApplied(err) {
+		t.sent = true
+	}
 }

@@ -288,7 +288,7 @@ func TestPanicInBatchCompletesEntries(t *testing.T) {
 		<-block
 		return finishWriteUnit(e, tk)
 	})
-	e.writes = e.newLines(kindBatch, 4, 1, 0)
+	e.writes = e.newLines(kindBatch, 4, 0, 1, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	write := func() *task {

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"crypto/rand"
+	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -74,7 +76,7 @@ func (l *updateLines) leave(t *task) *task {
 // CreateUser writes one user through its replica set's write line and
 // returns it with its new id and timestamps once the write has succeeded.
 func (e *Engine) CreateUser(ctx context.Context, in NewUser, opt Options) (User, error) {
-	ts := e.stamps.next(0)
+	ts := e.stamps.next()
 	now := stampTime(ts)
 	u := User{ID: newID(), Name: in.Name, Email: in.Email, Age: in.Age, CreatedAt: now, UpdatedAt: now}
 	t := acquireTask(ctx, kindWrite, e.consistency(opt))
@@ -87,9 +89,11 @@ func (e *Engine) CreateUser(ctx context.Context, in NewUser, opt Options) (User,
 }
 
 // CreateUsers writes all users through the write lines; the result is in
-// input order. It is admitted whole or refused whole: ErrOverloaded or ErrClosed
-// means nothing was written. On a later error (a timeout, Cassandra
-// failing) some users may have been written, and none is reported written.
+// input order. It is admitted whole or refused whole: ErrOverloaded or
+// ErrClosed with no users means nothing was written. On a later error it
+// returns, with the error, the users whose writes succeeded (in input
+// order), and the error is ErrUnknownOutcome whenever some were written or
+// some may have been, so that no answer invites a blind retry of the whole.
 func (e *Engine) CreateUsers(ctx context.Context, in []NewUser, opt Options) ([]User, error) {
 	if len(in) == 0 {
 		return nil, nil
@@ -98,7 +102,7 @@ func (e *Engine) CreateUsers(ctx context.Context, in []NewUser, opt Options) ([]
 	tasks := make([]*task, len(in))
 	cl := e.consistency(opt)
 	for i, nu := range in {
-		ts := e.stamps.next(0)
+		ts := e.stamps.next()
 		now := stampTime(ts)
 		out[i] = User{ID: newID(), Name: nu.Name, Email: nu.Email, Age: nu.Age, CreatedAt: now, UpdatedAt: now}
 		t := acquireTask(ctx, kindWrite, cl)
@@ -116,15 +120,23 @@ func (e *Engine) CreateUsers(ctx context.Context, in []NewUser, opt Options) ([]
 	// Every write is awaited, even after a failure, so that no caller hold
 	// is given back while a line or a batch still has the task.
 	var firstErr error
-	for _, t := range tasks {
-		if err := t.wait(); err != nil && firstErr == nil {
+	written := out[:0:0]
+	for i, t := range tasks {
+		err := t.wait()
+		switch {
+		case err == nil:
+			written = append(written, out[i])
+		case firstErr == nil || errors.Is(err, ErrUnknownOutcome):
 			firstErr = err
 		}
 	}
-	if firstErr != nil {
-		return nil, firstErr
+	switch {
+	case firstErr == nil:
+		return out, nil
+	case len(written) > 0 && !errors.Is(firstErr, ErrTimeout) && !errors.Is(firstErr, ErrUnknownOutcome):
+		firstErr = &Error{Kind: ErrUnknownOutcome, Op: "batch create", Cause: fmt.Errorf("%d of %d written: %v", len(written), len(out), firstErr)} // %v: one kind only
 	}
-	return out, nil
+	return written, firstErr
 }
 
 // UpdateUser merges patch into the stored user. It returns ErrNotFound when

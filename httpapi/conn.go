@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +49,10 @@ func (l coarseListener) Accept() (net.Conn, error) {
 type coarseConn struct {
 	net.Conn
 	slack time.Duration
+
+	// linger: the server answered before reading the whole request (a body
+	// over the limit), so Close lingers (lingeringClose).
+	linger atomic.Bool
 
 	mu          sync.Mutex // net.Conn allows concurrent calls
 	read, write steppedDeadline
@@ -96,9 +101,71 @@ func (c *coarseConn) step(d *steppedDeadline, t time.Time, set func(time.Time) e
 	return nil
 }
 
+// SetWriteDeadlineExact sets the write deadline to t itself, without the
+// step: for a deadline that must not fire late (Shutdown ending streams).
+func (c *coarseConn) SetWriteDeadlineExact(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.write.set, c.write.asked = t, t
+	return c.Conn.SetWriteDeadline(t)
+}
+
 func (c *coarseConn) SetDeadline(t time.Time) error {
 	if err := c.SetReadDeadline(t); err != nil {
 		return err
 	}
 	return c.SetWriteDeadline(t)
+}
+
+// Lingering close, as web servers do when they answer before reading the
+// whole request: closing a socket with unread data sends a reset, and a
+// client still sending its body (Python's urllib and requests send it all
+// before reading) gets a broken pipe instead of the 413 already on its way.
+// So after such an answer the connection's write side is shut (the client
+// sees the answer end), and what the client still sends is read and thrown
+// away until it pauses for lingerIdle, lingerMax passes or lingerBytes were
+// read, before the socket closes. It runs on a goroutine of its own, so the
+// server's connection slot is free at once.
+const (
+	lingerIdle  = 500 * time.Millisecond
+	lingerMax   = 5 * time.Second
+	lingerBytes = 32 << 20
+)
+
+// lingerOnClose marks conn (as the server's ErrorHandler gets it) so that
+// its Close lingers.
+func lingerOnClose(conn net.Conn) {
+	if c, ok := conn.(*coarseConn); ok {
+		c.linger.Store(true)
+	}
+}
+
+func (c *coarseConn) Close() error {
+	tcp, ok := c.Conn.(*net.TCPConn)
+	if !c.linger.Load() || !ok {
+		return c.Conn.Close()
+	}
+	if err := tcp.CloseWrite(); err != nil {
+		return tcp.Close()
+	}
+	go lingeringClose(tcp)
+	return nil
+}
+
+func lingeringClose(c *net.TCPConn) {
+	defer c.Close()
+	end := time.Now().Add(lingerMax)
+	buf := make([]byte, 32<<10)
+	for read := 0; read < lingerBytes; {
+		d := time.Now().Add(lingerIdle)
+		if d.After(end) {
+			d = end
+		}
+		_ = c.SetReadDeadline(d)
+		n, err := c.Read(buf)
+		read += n
+		if err != nil {
+			return // EOF, a pause, the end of the budget, or the client gone
+		}
+	}
 }

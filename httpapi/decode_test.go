@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -101,4 +102,31 @@ func TestDeepNestingBody(t *testing.T) {
 	u := decodeNewUser([]byte(deep), i, []any{"body"}, &errs)
 	require.Empty(t, errs)
 	assert.Equal(t, engine.NewUser{Name: "a", Email: "a@b.co", Age: 1}, u)
+}
+
+// Overflow is never a wrap: a number past int64 is out of range by its sign,
+// and the 422 names the real bound of the parameter (issue 21, item 6).
+func TestIntegerOverflowNamesTheBound(t *testing.T) {
+	for _, in := range []string{"9223372036854775807", "9223372036854775808", "9999999999999999999",
+		"18446744073709551617", "99999999999999999999999999"} {
+		n, ok := parseInt([]byte(in))
+		assert.True(t, ok, in)
+		assert.Equal(t, int64(math.MaxInt64), n, "%s saturates high", in)
+		n, ok = parseInt([]byte("-" + in))
+		assert.True(t, ok, in)
+		assert.LessOrEqual(t, n, int64(-math.MaxInt64), "-%s saturates low", in)
+	}
+	ts := startServer(t, newFakeStore())
+	for q, want := range map[string]string{
+		"/users?limit=9999999999999999999":                  "Input should be less than or equal to 1000",
+		"/users?limit=-9999999999999999999":                 "Input should be greater than or equal to 1",
+		"/users/stream?limit=9999999999999999999":           "Input should be less than or equal to 100000",
+		"/users/stream?limit=18446744073709551617":          "Input should be less than or equal to 100000",
+		"/users/stream/pages?max_pages=9999999999999999999": "Input should be less than or equal to 100",
+		"/performance/sync?requests=92233720368547758070":   "Input should be less than or equal to 1000",
+	} {
+		resp, body := ts.do(t, "GET", q, "")
+		require.Equal(t, 422, resp.StatusCode, "%s: %s", q, body)
+		assert.Contains(t, string(body), want, q)
+	}
 }

@@ -42,6 +42,9 @@ const (
 	detailInternal         = "Internal server error"
 	detailBodyTooLarge     = "Request body too large"
 	detailUnauthorized     = "Not authenticated"
+	// detailUnknownOutcome: the write was sent and the answer lost, so no
+	// Retry-After: a blind retry of a create makes a second user.
+	detailUnknownOutcome = "Database connection lost after the write was sent: it may have been applied; read before retrying"
 )
 
 // retryAfterSeconds is what a 503 asks a client to wait: long enough for a
@@ -65,6 +68,8 @@ func engineStatus(err error) (status int, detail string, retry bool) {
 		return fasthttp.StatusServiceUnavailable, "Server shutting down, retry later", true
 	case engine.ErrTimeout:
 		return fasthttp.StatusGatewayTimeout, "Database request timed out", false
+	case engine.ErrUnknownOutcome:
+		return fasthttp.StatusBadGateway, detailUnknownOutcome, false
 	}
 	return fasthttp.StatusInternalServerError, detailInternal, false
 }
@@ -77,6 +82,12 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, route string, err error) {
 	if retry {
 		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, retryAfterSeconds)
 	}
+	s.logFailure(route, status, err)
+	writeDetail(ctx, status, detail)
+}
+
+// logFailure logs a failed request.
+func (s *Server) logFailure(route string, status int, err error) {
 	level := slog.LevelDebug
 	if status == fasthttp.StatusInternalServerError {
 		level = slog.LevelError
@@ -84,7 +95,6 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, route string, err error) {
 	if s.log.Enabled(context.Background(), level) { // no argument boxing per 503 in a spike
 		s.log.Log(context.Background(), level, "request failed", "route", route, "status", status, "err", err)
 	}
-	writeDetail(ctx, status, detail)
 }
 
 // problem is one entry of a 422 answer, shaped like pydantic's errors.
@@ -157,6 +167,7 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		writeDetail(ctx, fasthttp.StatusRequestEntityTooLarge, detailBodyTooLarge)
+		lingerOnClose(ctx.Conn()) // the client may still be sending the body
 	case errors.As(err, &small):
 		writeDetail(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, "Request header too large")
 	case errors.As(err, &timeout) && timeout.Timeout():

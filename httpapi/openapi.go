@@ -37,14 +37,33 @@ var (
 	}
 	resp504 = errResp("Cassandra did not answer within the request timeout")
 	resp500 = errResp("Unexpected error (details only in the server log)")
+	resp502 = errResp("Outcome unknown: the write reached the database and its answer was lost " +
+		"(the connection broke after the request was sent), so it may have been applied. " +
+		"No Retry-After: a blind retry of a create makes a second user; read before retrying.")
+	resp502Batch = resp("Outcome unknown or partial: some writes were applied, or may have been. "+
+		"`created` lists the users that were written; the others may or may not exist. No Retry-After.",
+		ref("HTTPPartialError"))
+	resp504Batch = resp("Cassandra did not answer within the request timeout; `created`, when present, "+
+		"lists the users that were written", ref("HTTPPartialError"))
 )
 
-// withErrors adds the answers every engine-backed route can give.
+// withWriteErrors adds the answers of routes that write: withErrors' and
+// the 502 of an unknown outcome.
+func withWriteErrors(r obj) obj {
+	if _, ok := r["502"]; !ok {
+		r["502"] = resp502
+	}
+	return withErrors(r)
+}
+
+// withErrors adds the answers every engine-backed route can give, where r
+// does not describe them itself.
 func withErrors(r obj) obj {
-	r["422"] = resp422
-	r["500"] = resp500
-	r["503"] = resp503
-	r["504"] = resp504
+	for code, v := range map[string]obj{"422": resp422, "500": resp500, "503": resp503, "504": resp504} {
+		if _, ok := r[code]; !ok {
+			r[code] = v
+		}
+	}
 	return r
 }
 
@@ -128,7 +147,8 @@ func openAPISpec(docsPublic bool, assets []string) obj {
 		"StreamResponse": obj{
 			"type": "object",
 			"properties": obj{
-				"users": obj{"type": "array", "items": ref("UserResponse")},
+				"users":  obj{"type": "array", "items": ref("UserResponse")},
+				"detail": str("Present, in place of metadata, when the walk failed after rows were sent"),
 				"metadata": obj{"type": "object", "properties": obj{
 					"total_returned": obj{"type": "integer"}, "pages_fetched": obj{"type": "integer"},
 					"fetch_size": obj{"type": "integer"}, "streaming_enabled": obj{"type": "boolean"},
@@ -176,6 +196,13 @@ func openAPISpec(docsPublic bool, assets []string) obj {
 			"type": "object", "required": []string{"detail"},
 			"properties": obj{"detail": str("What went wrong")},
 		},
+		"HTTPPartialError": obj{
+			"type": "object", "required": []string{"detail"},
+			"properties": obj{
+				"detail":  str("What went wrong"),
+				"created": obj{"type": "array", "items": ref("UserResponse"), "description": "The users that were written"},
+			},
+		},
 		"HTTPValidationError": obj{
 			"type":       "object",
 			"properties": obj{"detail": obj{"type": "array", "items": ref("ValidationError")}},
@@ -200,14 +227,14 @@ func openAPISpec(docsPublic bool, assets []string) obj {
 			"Absent or null fields keep their value; `{}` is accepted. `updated_at` always moves forward. "+
 				"An update never re-creates a deleted user.",
 			[]obj{userIDParam, consistencyParam, timeoutParam}, ref("UserUpdate"),
-			withErrors(obj{"200": userResp, "400": badID, "404": notFound})),
+			withWriteErrors(obj{"200": userResp, "400": badID, "404": notFound})),
 		"delete": op("users", "delete_user", "Delete a user", "Idempotent: deleting a missing user is a 204 too.",
 			[]obj{userIDParam, consistencyParam, timeoutParam}, nil,
-			withErrors(obj{"204": obj{"description": "Deleted"}, "400": badID})),
+			withWriteErrors(obj{"204": obj{"description": "Deleted"}, "400": badID})),
 	}
 	patch := op("users", "patch_user", "Update a user (partial merge)", "Same as PUT.",
 		[]obj{userIDParam, consistencyParam, timeoutParam}, ref("UserUpdate"),
-		withErrors(obj{"200": userResp, "400": badID, "404": notFound}))
+		withWriteErrors(obj{"200": userResp, "400": badID, "404": notFound}))
 	userPath["patch"] = patch
 
 	perf := func(mode, desc string) obj {
@@ -235,7 +262,7 @@ func openAPISpec(docsPublic bool, assets []string) obj {
 		"/users": obj{
 			"post": op("users", "create_user", "Create a user", "Answers 201 with `Location: /users/{id}`.",
 				[]obj{consistencyParam, timeoutParam}, ref("UserCreate"),
-				withErrors(obj{"201": obj{
+				withWriteErrors(obj{"201": obj{
 					"description": "Created",
 					"headers":     obj{"Location": obj{"schema": obj{"type": "string"}}},
 					"content":     jsonContent(ref("UserResponse")),
@@ -265,11 +292,13 @@ func openAPISpec(docsPublic bool, assets []string) obj {
 			"All users are validated first: one invalid item is a 422 naming its index, and nothing is written. "+
 				"Writes go through the engine's token-aware batching.",
 			[]obj{consistencyParam, timeoutParam}, ref("UserBatch"),
-			withErrors(obj{"201": resp("Created, in input order", ref("UserBatchResponse"))}))},
+			withWriteErrors(obj{"201": resp("Created, in input order", ref("UserBatchResponse")),
+				"502": resp502Batch, "504": resp504Batch}))},
 		"/users/stream": obj{"get": op("users", "stream_users", "Walk the table page by page",
-			"`limit=0` means no limit (capped at 100000 in the JSON form). With `Accept: application/x-ndjson` "+
-				"users are streamed one per line as pages arrive, with memory bounded by one page; an error after "+
-				"the first line ends the stream with a last line `{\"detail\": ...}`.",
+			"`limit=0` means no limit (capped at 100000 in the JSON form). Both forms stream as pages arrive, "+
+				"with memory bounded by one page; with `Accept: application/x-ndjson` one user per line. An error after "+
+				"the first row ends the stream: NDJSON with a last line `{\"detail\": ...}`, JSON with `\"detail\"` "+
+				"in place of `\"metadata\"`. A client that does not take in a page within 5 s loses the stream.",
 			[]obj{
 				intQuery("limit", "At most this many users; 0 = all", defaultStreamLimit, 0, maxStreamLimit),
 				intQuery("fetch_size", "Rows per page", defaultFetchSize, minFetchSize, maxFetchSize),

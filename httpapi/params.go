@@ -36,8 +36,10 @@ func queryInt(args *fasthttp.Args, name string, def, lo, hi int, errs *problems)
 	return def
 }
 
-// parseInt parses an optionally signed decimal without allocating; values
-// beyond ±1e18 saturate, which every caller's range rejects anyway.
+// parseInt parses an optionally signed decimal without allocating. A value
+// beyond int64 saturates at math.MaxInt64 (or -math.MaxInt64) instead of
+// wrapping, so it is out of every caller's range on the side of its sign and
+// the 422 names the bound it passed, as pydantic's would.
 func parseInt(b []byte) (int64, bool) {
 	b = bytes.TrimSpace(b)
 	neg := false
@@ -53,9 +55,12 @@ func parseInt(b []byte) (int64, bool) {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		if n < 1e18 {
-			n = n*10 + int64(c-'0')
+		d := int64(c - '0')
+		if n > (math.MaxInt64-d)/10 {
+			n = math.MaxInt64 // keep checking the remaining bytes are digits
+			continue
 		}
+		n = n*10 + d
 	}
 	if neg {
 		n = -n

@@ -50,6 +50,14 @@ type Config struct {
 	// StreamTimeout bounds a whole /users/stream or /users/stream/pages walk,
 	// which may legitimately outlast RequestTimeout. Default: WriteTimeout.
 	StreamTimeout time.Duration
+	// StreamWriteTimeout is how long a stream may wait for its client to
+	// take in one page: past it the stream ends and its walk, one of the few
+	// the engine runs at once, is free for another client. Default 5s.
+	StreamWriteTimeout time.Duration
+	// StreamShutdownGrace is how long, once Shutdown began, a stream's
+	// client has to take in its last line before the connection is cut.
+	// Default 1s.
+	StreamShutdownGrace time.Duration
 
 	// APIToken, when set, is required as "Authorization: Bearer <token>" on
 	// every path except /health, /ready and /metrics, and, unless DocsAuth,
@@ -95,6 +103,12 @@ func (c Config) withDefaults() Config {
 	if c.StreamTimeout <= 0 {
 		c.StreamTimeout = c.WriteTimeout
 	}
+	if c.StreamWriteTimeout <= 0 {
+		c.StreamWriteTimeout = 5 * time.Second
+	}
+	if c.StreamShutdownGrace <= 0 {
+		c.StreamShutdownGrace = time.Second
+	}
 	if c.MaxHeaderBytes <= 0 {
 		c.MaxHeaderBytes = 8 << 10
 	}
@@ -117,6 +131,7 @@ type Server struct {
 	router   *router.Router
 	http     *fasthttp.Server
 	draining atomic.Bool
+	streams  streams // the streams running, for Shutdown to end
 
 	// validPageState rejects a malformed page_state with a 422
 	// before any work is queued; tests of the fake store replace it.
@@ -248,15 +263,41 @@ func (s *Server) ListenAndServe(addr string) error {
 // everything else keeps working until Shutdown.
 func (s *Server) Drain() { s.draining.Store(true) }
 
-// Shutdown stops accepting connections and waits, until ctx ends, for
-// in-flight requests (streams included) to finish.
+// Shutdown stops accepting connections, ends every stream (streams.end:
+// a client still reading gets a last {"detail"} within StreamShutdownGrace,
+// one that does not read is cut then), and waits, until ctx ends, for the
+// other requests in flight to be answered. If ctx ends first, the requests
+// still running go on: Wait waits for them.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.Drain()
-	return s.http.ShutdownWithContext(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.http.ShutdownWithContext(ctx) }() // closes the listeners first
+	s.streams.end(s.cfg.StreamShutdownGrace)
+	return <-done
 }
 
-// serve is the root handler: bearer token check, then routing.
+// Wait waits, until ctx ends, for every connection to close: after a
+// Shutdown whose deadline passed, for requests that were still waiting for
+// the engine to be answered.
+func (s *Server) Wait(ctx context.Context) error {
+	for s.http.GetOpenConnectionsCount() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("httpapi: %d connections still open: %w", s.http.GetOpenConnectionsCount(), ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// serve is the root handler: bearer token check, then routing. While
+// draining, every answer closes its connection, so that clients open new
+// ones (refused once the listener closes, before anything is sent) rather
+// than send on a kept-alive one that Shutdown may close under them.
 func (s *Server) serve(ctx *fasthttp.RequestCtx) {
+	if s.draining.Load() {
+		ctx.SetConnectionClose()
+	}
 	if s.cfg.APIToken != "" && !s.publicPath(ctx.Request.URI().PathOriginal()) && !s.authorized(ctx) {
 		ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, "Bearer")
 		writeDetail(ctx, fasthttp.StatusUnauthorized, detailUnauthorized)

@@ -329,3 +329,28 @@ func (blockingStore) GetUser(ctx context.Context, _ engine.UUID, _ engine.Option
 	<-ctx.Done()
 	return engine.User{}, &engine.Error{Kind: engine.ErrTimeout, Op: "get", Cause: ctx.Err()}
 }
+
+// A client that sends its whole body before it reads (Python's urllib and
+// requests do) must get the 413, not a broken pipe or a reset: the server
+// closes its side and reads what the client still sends before it closes
+// the connection (issue 21, item 8).
+func TestTooLargeBodySentWholeGets413(t *testing.T) {
+	ts := startServer(t, newFakeStore())
+	for _, size := range []int{2 << 20, 8 << 20} {
+		for try := range 3 {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(ts.url, "http://"))
+			require.NoError(t, err)
+			_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+			_, err = fmt.Fprintf(conn, "POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", size)
+			require.NoError(t, err)
+			_, err = conn.Write(make([]byte, size)) // all of it, then read: no goroutine
+			require.NoError(t, err, "%d bytes, try %d: the whole body is sent", size, try)
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			require.NoError(t, err, "%d bytes, try %d: the answer is read", size, try)
+			body, _ := io.ReadAll(resp.Body)
+			assert.Equal(t, 413, resp.StatusCode)
+			assert.Equal(t, `{"detail":"Request body too large"}`, string(body))
+			conn.Close()
+		}
+	}
+}

@@ -3,9 +3,12 @@ package httpapi
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -33,9 +36,8 @@ func streamParams(args *fasthttp.Args, errs *problems) (limit, fetch int) {
 var acceptNDJSON = []byte("application/x-ndjson")
 
 // streamUsers walks the table fetch_size rows a page. limit=0 means no
-// limit, as in the original; the JSON form is buffered whole, so there it is
-// capped at the largest allowed limit to bound memory, while the NDJSON form
-// streams any number of rows with memory bounded by one page.
+// limit, as in the original; the JSON form keeps its cap at the largest
+// allowed limit. Both forms stream (walk).
 func (s *Server) streamUsers(ctx *fasthttp.RequestCtx, route string) {
 	var errs problems
 	opt, timeout := requestOptions(ctx, s.cfg.StreamTimeout, &errs)
@@ -45,63 +47,124 @@ func (s *Server) streamUsers(ctx *fasthttp.RequestCtx, route string) {
 		return
 	}
 	if bytes.Contains(ctx.Request.Header.Peek(fasthttp.HeaderAccept), acceptNDJSON) {
-		s.streamNDJSON(ctx, route, fetch, limit, opt, timeout)
+		s.walk(ctx, route, walkSpec{fetch: fetch, limit: limit, opt: opt, timeout: timeout, ndjson: true})
 		return
 	}
 	if limit == 0 {
 		limit = maxStreamLimit
 	}
-	c, cancel := deadline(timeout)
-	defer cancel()
-	b := make([]byte, 0, 4096)
-	b = append(b, `{"users":[`...)
-	n := 0
-	pages, err := s.store.StreamUsers(c, fetch, limit, opt, func(page []engine.User) error {
-		for i := range page {
-			if n > 0 {
-				b = append(b, ',')
-			}
-			b = appendUser(b, &page[i])
-			n++
-		}
-		return nil
-	})
-	if err != nil {
-		s.fail(ctx, route, err)
-		return
-	}
-	b = append(b, `],"metadata":{"total_returned":`...)
-	b = strconv.AppendInt(b, int64(n), 10)
-	b = append(b, `,"pages_fetched":`...)
-	b = strconv.AppendInt(b, int64(pages), 10)
-	b = append(b, `,"fetch_size":`...)
-	b = strconv.AppendInt(b, int64(fetch), 10)
-	b = append(b, `,"streaming_enabled":true}}`...)
-	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
-	ctx.Response.SetBodyRaw(b) // b is ours alone and never reused
+	s.walk(ctx, route, walkSpec{fetch: fetch, limit: limit, opt: opt, timeout: timeout})
 }
 
 var errStreamPanic = errors.New("stream writer panicked")
 
-// streamNDJSON writes one user per line as pages arrive. fasthttp runs the
-// body writer in its own goroutine, reading from a small bounded pipe, so at
-// most one engine page plus a few KiB of encoded lines are in memory.
+// streams are the streams running, so that Shutdown can end them: a stream
+// may last as long as StreamTimeout, and a client that does not read holds
+// its connection until its write deadline, either of which would hold a
+// shutdown that waits for every connection.
+type streams struct {
+	mu     sync.Mutex
+	ending bool // Shutdown began: a new stream ends at once
+	m      map[*stream]struct{}
+}
+
+// stream is one running stream: its walk's cancel and its connection.
+type stream struct {
+	cancel context.CancelFunc
+	conn   net.Conn
+}
+
+// add registers st; it reports false (and registers nothing) once ending.
+func (ss *streams) add(st *stream) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.ending {
+		return false
+	}
+	if ss.m == nil {
+		ss.m = make(map[*stream]struct{})
+	}
+	ss.m[st] = struct{}{}
+	return true
+}
+
+func (ss *streams) remove(st *stream) {
+	ss.mu.Lock()
+	delete(ss.m, st)
+	ss.mu.Unlock()
+}
+
+// shuttingDown reports whether Shutdown ended the streams.
+func (ss *streams) shuttingDown() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.ending
+}
+
+// end ends every stream: its walk is cancelled (the stream closes with a
+// last {"detail"}), and its connection gets a write deadline grace away,
+// so a client that does not read is cut then.
+func (ss *streams) end(grace time.Duration) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.ending = true
+	for st := range ss.m {
+		st.cancel()
+		switch c := st.conn.(type) {
+		case interface{ SetWriteDeadlineExact(time.Time) error }:
+			_ = c.SetWriteDeadlineExact(time.Now().Add(grace))
+		case net.Conn:
+			_ = c.SetWriteDeadline(time.Now().Add(grace))
+		}
+	}
+}
+
+// errShuttingDown is a stream's error once Shutdown ended it.
+var errShuttingDown = &engine.Error{Kind: engine.ErrClosed, Op: "stream"}
+
+// walkSpec is one stream's request: its parameters and its form.
+type walkSpec struct {
+	fetch, limit int
+	opt          engine.Options
+	timeout      time.Duration
+	ndjson       bool // one user per line; else the JSON object {"users": [...], "metadata": {...}}
+}
+
+// walk streams a table walk as pages arrive. fasthttp runs the body writer
+// in its own goroutine, reading from a small bounded pipe, so a stream holds
+// at most one engine page plus a few KiB of encoded rows, in either form.
 //
 // The handler waits for the first page before returning: an error before
 // any row (overload, outage) still gets its proper status. An error after
-// rows were sent can only end the stream: it is written as a last line
-// {"detail": ...}. The writer goroutine ends when the walk ends, when the
-// client goes away (a write fails), or at the deadline (StreamTimeout, or
-// the client's shorter X-Request-Timeout).
-func (s *Server) streamNDJSON(ctx *fasthttp.RequestCtx, route string, fetch, limit int, opt engine.Options, timeout time.Duration) {
-	c, cancel := deadline(timeout)
+// rows were sent can only end the stream: NDJSON with a last line
+// {"detail": ...}, JSON by closing the users array and giving "detail" in
+// place of "metadata".
+//
+// A client that stops reading must not keep its walk, one of the few the
+// engine runs at once: before each page the connection gets a write
+// deadline StreamWriteTimeout away, so a page the client does not take in
+// that time fails the write, the walk ends and its slot is free. The writer
+// goroutine also ends when the walk ends, when the client goes away, or at
+// the deadline (StreamTimeout, or the client's shorter X-Request-Timeout).
+func (s *Server) walk(ctx *fasthttp.RequestCtx, route string, w walkSpec) {
+	c, cancel := deadline(w.timeout)
+	st := &stream{cancel: cancel, conn: ctx.Conn()}
+	if !s.streams.add(st) {
+		cancel()
+		s.fail(ctx, route, errShuttingDown)
+		return
+	}
 	started := make(chan error, 1)
-	store, log := s.store, s.log
+	store, log, conn, writeTimeout, ss := s.store, s.log, ctx.Conn(), s.cfg.StreamWriteTimeout, &s.streams
 	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.Response.Header.SetContentTypeBytes(contentTypeNDJSON)
-	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+	if w.ndjson {
+		ctx.Response.Header.SetContentTypeBytes(contentTypeNDJSON)
+	} else {
+		ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
+	}
+	ctx.SetBodyStreamWriter(func(bw *bufio.Writer) {
 		defer cancel()
+		defer ss.remove(st)
 		first := true
 		defer func() {
 			if p := recover(); p != nil {
@@ -112,33 +175,76 @@ func (s *Server) streamNDJSON(ctx *fasthttp.RequestCtx, route string, fetch, lim
 			}
 		}()
 		line := make([]byte, 0, 512)
-		_, err := store.StreamUsers(c, fetch, limit, opt, func(page []engine.User) error {
+		n := 0
+		begin := func() {
+			first = false
+			started <- nil
+			if !w.ndjson {
+				line = append(line[:0], `{"users":[`...)
+				_, _ = bw.Write(line)
+			}
+		}
+		pages, err := store.StreamUsers(c, w.fetch, w.limit, w.opt, func(page []engine.User) error {
+			if c.Err() != nil { // ended by Shutdown (or the deadline) while the page was read
+				return c.Err()
+			}
 			if first {
-				first = false
-				started <- nil
+				begin()
+			}
+			if conn != nil {
+				_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 			}
 			for i := range page {
-				line = appendUser(line[:0], &page[i])
-				line = append(line, '\n')
-				if _, err := w.Write(line); err != nil {
+				line = line[:0]
+				if n > 0 && !w.ndjson {
+					line = append(line, ',')
+				}
+				line = appendUser(line, &page[i])
+				if w.ndjson {
+					line = append(line, '\n')
+				}
+				n++
+				if _, err := bw.Write(line); err != nil {
 					return err
 				}
 			}
-			return w.Flush()
+			return bw.Flush()
 		})
-		if first {
+		if err != nil && ss.shuttingDown() {
+			err = errShuttingDown
+		}
+		if first && err != nil {
 			first = false
 			started <- err
 			return
 		}
-		if err != nil {
+		if first { // an empty table: no page came
+			begin()
+		}
+		line = line[:0]
+		switch {
+		case err != nil:
 			status, detail, _ := engineStatus(err)
 			log.Warn("stream ended early", "route", route, "status", status, "err", err)
-			line = append(line[:0], `{"detail":`...)
-			line = appendString(line, detail)
-			line = append(line, "}\n"...)
-			_, _ = w.Write(line)
+			if w.ndjson {
+				line = append(line, `{"detail":`...)
+				line = appendString(line, detail)
+				line = append(line, "}\n"...)
+			} else {
+				line = append(line, `],"detail":`...)
+				line = appendString(line, detail)
+				line = append(line, '}')
+			}
+		case !w.ndjson:
+			line = append(line, `],"metadata":{"total_returned":`...)
+			line = strconv.AppendInt(line, int64(n), 10)
+			line = append(line, `,"pages_fetched":`...)
+			line = strconv.AppendInt(line, int64(pages), 10)
+			line = append(line, `,"fetch_size":`...)
+			line = strconv.AppendInt(line, int64(w.fetch), 10)
+			line = append(line, `,"streaming_enabled":true}}`...)
 		}
+		_, _ = bw.Write(line)
 	})
 	if err := <-started; err != nil {
 		// Nothing was written: replace the stream with a proper answer.
@@ -164,6 +270,12 @@ func (s *Server) streamPages(ctx *fasthttp.RequestCtx, route string) {
 	}
 	c, cancel := deadline(timeout)
 	defer cancel()
+	st := &stream{cancel: cancel} // answered whole: Shutdown only cancels its walk
+	if !s.streams.add(st) {
+		s.fail(ctx, route, errShuttingDown)
+		return
+	}
+	defer s.streams.remove(st)
 	b := make([]byte, 0, 1024)
 	pages, rows := 0, 0
 	_, err := s.store.StreamUsers(c, fetch, limit, opt, func(page []engine.User) error {
@@ -195,6 +307,9 @@ func (s *Server) streamPages(ctx *fasthttp.RequestCtx, route string) {
 		return nil
 	})
 	if err != nil && !errors.Is(err, errEnoughPages) {
+		if s.streams.shuttingDown() {
+			err = errShuttingDown
+		}
 		s.fail(ctx, route, err)
 		return
 	}

@@ -196,15 +196,27 @@ func (s *Server) createUsers(ctx *fasthttp.RequestCtx, route string) {
 	}
 	c := deadlines.after(timeout)
 	users, err := s.store.CreateUsers(c, in, opt)
-	if err != nil {
+	if err != nil && len(users) == 0 {
 		s.fail(ctx, route, err)
 		return
 	}
-	b := make([]byte, 0, 16+len(users)*200)
-	b = append(b, `{"created":`...)
+	// On an error after some users were written, the answer is the error's
+	// with the written users under "created": a client retries the rest.
+	status := fasthttp.StatusCreated
+	b := make([]byte, 0, 96+len(users)*200)
+	b = append(b, '{')
+	if err != nil {
+		var detail string
+		status, detail, _ = engineStatus(err)
+		s.logFailure(route, status, err)
+		b = append(b, `"detail":`...)
+		b = appendString(b, detail)
+		b = append(b, ',')
+	}
+	b = append(b, `"created":`...)
 	b = appendUsers(b, users)
 	b = append(b, '}')
-	ctx.SetStatusCode(fasthttp.StatusCreated)
+	ctx.SetStatusCode(status)
 	ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
 	ctx.Response.SetBodyRaw(b) // b is ours alone and never reused
 }

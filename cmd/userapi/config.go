@@ -17,16 +17,17 @@ import (
 
 // config is everything the flags and environment decide.
 type config struct {
-	engine          engine.Config // Logger is set by main
-	http            httpapi.Config
-	listen          string
-	pprofListen     string
-	logLevel        slog.Level
-	logFormat       string
-	shutdownTimeout time.Duration
-	drainDelay      time.Duration
-	procs           int // GOMAXPROCS to set; see procsFor
-	procsWhy        string
+	engine             engine.Config // Logger is set by main
+	http               httpapi.Config
+	listen             string
+	pprofListen        string
+	logLevel           slog.Level
+	logFormat          string
+	shutdownTimeout    time.Duration
+	engineCloseTimeout time.Duration
+	drainDelay         time.Duration
+	procs              int // GOMAXPROCS to set; see procsFor
+	procsWhy           string
 }
 
 // envFlag ties a flag to the environment variable that is its fallback.
@@ -75,13 +76,15 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		poolSize     = fs.Int("pool-size", d.PoolSize, "workers running Cassandra queries"+env("pool-size", "POOL_SIZE"))
 		queueDepth   = fs.Int("queue-depth", d.QueueDepth, "requests that may wait: queued for a worker or waiting in a read or write line; beyond that requests get 503 at once"+env("queue-depth", "QUEUE_DEPTH"))
 		batchMax     = fs.Int("batch-max", d.BatchMax, "writes per UNLOGGED batch to one replica set (1-1000); 1 turns batching off"+env("batch-max", "BATCH_MAX"))
+		batchBytes   = fs.Int("batch-max-bytes", d.BatchMaxBytes, "estimated bytes of writes per UNLOGGED batch; keep it below the nodes' batch_size_fail_threshold (50 KiB by default), over which Cassandra refuses a batch and every write in it. A larger write goes alone"+env("batch-max-bytes", "BATCH_MAX_BYTES"))
 		batchLinger  = fs.Duration("batch-linger", d.BatchLinger, "how long a write may wait in its line for company when the line has room; 0 sends it at once"+env("batch-linger", "BATCH_LINGER"))
 		batchFlight  = fs.Int("batch-inflight", d.BatchInflight, "batches (or lone writes) in flight per replica set; further writes wait and leave as the next batch"+env("batch-inflight", "BATCH_INFLIGHT"))
 		readGroup    = fs.Int("read-group-max", d.ReadGroupMax, "reads of distinct ids sent as one SELECT ... IN when reads queue up (1-256); 1 sends every read alone"+env("read-group-max", "READ_GROUP_MAX"))
 		readFlight   = fs.Int("read-group-inflight", 0, fmt.Sprintf("read queries in flight per replica set before further reads wait to be grouped. 0: %d when every -cassandra-hosts entry is a loopback address (a round trip to the node is short, so fewer queries carry bigger groups), else %d", localReadInflight, d.ReadGroupInflight)+env("read-group-inflight", "READ_GROUP_INFLIGHT"))
 		reqTimeout   = fs.Duration("request-timeout", 5*time.Second, "deadline of one request's database work; past it the answer is 504"+env("request-timeout", "REQUEST_TIMEOUT"))
 		drainDelay   = fs.Duration("drain-delay", time.Second, "after SIGTERM or SIGINT, keep serving this long with /ready answering 503, so load balancers stop sending before connections are refused"+env("drain-delay", "DRAIN_DELAY"))
-		shutTimeout  = fs.Duration("shutdown-timeout", 20*time.Second, "time allowed, after the drain delay, to finish requests and flush batches"+env("shutdown-timeout", "SHUTDOWN_TIMEOUT"))
+		shutTimeout  = fs.Duration("shutdown-timeout", 20*time.Second, "time allowed, after the drain delay, to stop accepting, end streams and finish in-flight requests"+env("shutdown-timeout", "SHUTDOWN_TIMEOUT"))
+		engineClose  = fs.Duration("engine-close-timeout", 10*time.Second, "time allowed, after the HTTP shutdown, to flush batches, run every write already accepted and finish queries, before connections to Cassandra close"+env("engine-close-timeout", "ENGINE_CLOSE_TIMEOUT"))
 		pprofListen  = fs.String("pprof-listen", "", "address to serve net/http/pprof on, e.g. 127.0.0.1:6060; empty: off. Keep it off public interfaces"+env("pprof-listen", "PPROF_LISTEN"))
 		apiToken     = fs.String("api-token", "", "when set, every endpoint but /health, /ready, /metrics and (unless -docs-auth) /docs and /openapi.json needs 'Authorization: Bearer <token>' (never logged)"+env("api-token", "API_TOKEN"))
 		procs        = fs.Int("procs", 0, "OS threads running Go code at once (GOMAXPROCS). 0: all cores, or half of them (at least 1) when every -cassandra-hosts entry is a loopback address: a node on this machine needs the rest, and idle Go threads spin on cores it could use"+env("procs", "GOMAXPROCS"))
@@ -151,6 +154,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	positive("cassandra-query-timeout", *queryTimeout)
 	positive("request-timeout", *reqTimeout)
 	positive("shutdown-timeout", *shutTimeout)
+	positive("engine-close-timeout", *engineClose)
 	if *drainDelay < 0 {
 		bad("drain-delay", "must not be negative, got %s", *drainDelay)
 	}
@@ -171,6 +175,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	atLeast("pool-size", *poolSize, 1)
 	atLeast("queue-depth", *queueDepth, 1)
 	atLeast("batch-inflight", *batchFlight, 1)
+	atLeast("batch-max-bytes", *batchBytes, 1)
 	atLeast("read-group-inflight", *readFlight, 0)
 	if *readGroup < 1 || *readGroup > 256 {
 		bad("read-group-max", "must be 1-256, got %d", *readGroup)
@@ -223,6 +228,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 			PoolSize:          *poolSize,
 			QueueDepth:        *queueDepth,
 			BatchMax:          *batchMax,
+			BatchMaxBytes:     *batchBytes,
 			BatchLinger:       *batchLinger,
 			BatchInflight:     *batchFlight,
 			ReadGroupMax:      *readGroup,
@@ -233,14 +239,15 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 			APIToken:       *apiToken,
 			DocsAuth:       *docsAuth,
 		},
-		listen:          *listen,
-		pprofListen:     *pprofListen,
-		logLevel:        level,
-		logFormat:       *logFormat,
-		shutdownTimeout: *shutTimeout,
-		drainDelay:      *drainDelay,
-		procs:           nprocs,
-		procsWhy:        procsWhy,
+		listen:             *listen,
+		pprofListen:        *pprofListen,
+		logLevel:           level,
+		logFormat:          *logFormat,
+		shutdownTimeout:    *shutTimeout,
+		engineCloseTimeout: *engineClose,
+		drainDelay:         *drainDelay,
+		procs:              nprocs,
+		procsWhy:           procsWhy,
 	}, nil
 }
 
@@ -315,12 +322,17 @@ func lookup(getenv func(string) string, name string) (string, bool) {
 
 // redact keeps secrets out of error messages (which are printed).
 func redact(flagName, v string) string {
-	switch flagName {
-	case "cassandra-password", "api-token":
-		return "<redacted>"
+	if secretFlag(flagName) {
+		return redacted
 	}
 	return v
 }
+
+const redacted = "<redacted>"
+
+// secretFlag reports whether a flag's value is a secret: never logged,
+// printed or shown by pprof's cmdline (redactArgs).
+func secretFlag(name string) bool { return name == "cassandra-password" || name == "api-token" }
 
 // logAttrs describes the configuration for the start-up log, without
 // secrets: only whether they are set.
@@ -333,10 +345,10 @@ func (c config) logAttrs() []any {
 		"tls", e.TLS.Enabled, "tls_verify_host", e.TLS.VerifyHost,
 		"connect_timeout", e.ConnectTimeout.String(), "query_timeout", e.QueryTimeout.String(),
 		"conns", e.NumConns, "pool_size", e.PoolSize, "queue_depth", e.QueueDepth,
-		"batch_max", e.BatchMax, "batch_linger", e.BatchLinger.String(), "batch_inflight", e.BatchInflight,
+		"batch_max", e.BatchMax, "batch_max_bytes", e.BatchMaxBytes, "batch_linger", e.BatchLinger.String(), "batch_inflight", e.BatchInflight,
 		"read_group_max", e.ReadGroupMax, "read_group_inflight", e.ReadGroupInflight,
 		"listen", c.listen, "pprof_listen", c.pprofListen, "request_timeout", c.http.RequestTimeout.String(),
-		"shutdown_timeout", c.shutdownTimeout.String(), "drain_delay", c.drainDelay.String(), "api_token", c.http.APIToken != "",
+		"shutdown_timeout", c.shutdownTimeout.String(), "engine_close_timeout", c.engineCloseTimeout.String(), "drain_delay", c.drainDelay.String(), "api_token", c.http.APIToken != "",
 		"docs_auth", c.http.DocsAuth, "procs", c.procs, "procs_from", c.procsWhy,
 		"log_level", c.logLevel.String(), "log_format", c.logFormat,
 	}

@@ -6,8 +6,10 @@
 //
 //	start:    [pprof] -> engine (connect, schema, prepare) -> HTTP server
 //	          -> listen -> serve
-//	SIGTERM:  drain (/ready 503) -> stop accepting, finish in-flight requests
-//	          -> engine close (flush batches, finish queries) -> [pprof] -> exit 0
+//	SIGTERM:  drain (/ready 503) -> stop accepting, end streams, finish
+//	          in-flight requests (-shutdown-timeout) -> engine close: flush
+//	          batches, run every accepted write, finish queries
+//	          (-engine-close-timeout) -> [pprof] -> exit 0
 //
 // A second SIGTERM or SIGINT during shutdown ends the process at once.
 package main
@@ -25,6 +27,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -86,7 +89,7 @@ func run(ctx context.Context, unhook func(), args []string, getenv func(string) 
 		srv, err = httpapi.New(cfg.http)
 		return err
 	}); err != nil {
-		closeEngine(log, eng, cfg.shutdownTimeout)
+		closeEngine(log, eng, cfg.engineCloseTimeout)
 		return 1
 	}
 	var ln net.Listener
@@ -97,7 +100,7 @@ func run(ctx context.Context, unhook func(), args []string, getenv func(string) 
 		}
 		return nil
 	}); err != nil {
-		closeEngine(log, eng, cfg.shutdownTimeout)
+		closeEngine(log, eng, cfg.engineCloseTimeout)
 		return 1
 	}
 	served := make(chan error, 1)
@@ -113,23 +116,37 @@ func run(ctx context.Context, unhook func(), args []string, getenv func(string) 
 	}
 	unhook()
 
-	// Shutdown, in reverse, all within one deadline.
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
-	defer cancel()
+	// Shutdown, in reverse, in phases with budgets of their own, so that
+	// one slow phase (a stream whose client does not read) cannot use up
+	// the time of the next (running the writes already accepted).
 	_ = step(log, "drain (/ready answers 503)", func() error {
 		srv.Drain()
 		time.Sleep(cfg.drainDelay) // load balancers see /ready fail while we still serve
 		return nil
 	})
-	if err := step(log, "http shutdown (stop accepting, finish in-flight requests)", func() error {
-		return srv.Shutdown(sctx)
+	httpErr := step(log, "http shutdown (stop accepting, end streams, finish in-flight requests)", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+		defer cancel()
+		return srv.Shutdown(ctx)
+	})
+	if err := step(log, "engine close (flush batches, run accepted writes, finish queries)", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.engineCloseTimeout)
+		defer cancel()
+		return eng.Close(ctx)
 	}); err != nil {
 		code = 1
 	}
-	if err := step(log, "engine close (flush batches, finish queries)", func() error {
-		return eng.Close(sctx)
-	}); err != nil {
+	if httpErr != nil {
 		code = 1
+		// Requests still waiting for the engine when the HTTP phase ran out
+		// have their answers now: let them reach their clients.
+		if err := step(log, "http wait (answer requests the engine finished)", func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.engineCloseTimeout)
+			defer cancel()
+			return srv.Wait(ctx)
+		}); err != nil {
+			code = 1
+		}
 	}
 	return code
 }
@@ -162,13 +179,44 @@ func startPprof(addr string) (*http.Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/cmdline", cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }() // ends at Close
 	return srv, nil
+}
+
+// cmdline is pprof.Cmdline with the values of secret flags redacted: the
+// process's command line may carry -api-token or -cassandra-password.
+func cmdline(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, strings.Join(redactArgs(os.Args), "\x00"))
+}
+
+// redactArgs returns args with the value of every secret flag replaced, in
+// each form the flag package accepts: -name v, --name v, -name=v, --name=v.
+func redactArgs(args []string) []string {
+	out := append([]string(nil), args...)
+	for i := 1; i < len(out); i++ {
+		a := out[i]
+		if a == "--" || !strings.HasPrefix(a, "-") {
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !secretFlag(name) {
+			continue
+		}
+		if hasValue {
+			out[i] = a[:strings.IndexByte(a, '=')+1] + redacted
+		} else if i+1 < len(out) {
+			i++
+			out[i] = redacted
+		}
+	}
+	return out
 }
 
 func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
