@@ -49,7 +49,7 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, slog.LevelInfo, cfg.logLevel)
 	assert.Equal(t, "json", cfg.logFormat)
 	assert.Equal(t, 5*time.Second, cfg.http.RequestTimeout)
-	assert.Equal(t, 20*time.Second, cfg.shutdownTimeout)
+	assert.Equal(t, 15*time.Second, cfg.shutdownTimeout)
 	assert.Empty(t, cfg.http.APIToken)
 	require.NoError(t, e.Defaults().Validate(), "the defaults satisfy the engine")
 }
