@@ -64,10 +64,14 @@ type stamper struct {
 	until atomic.Int64
 	epoch time.Time
 	owner gocql.UUID // this instance, in stamp_slots
+	// lapsed wakes slotLoop when an update found the lease lapsed (after an
+	// outage longer than the lease), so that updates wait for one renewal
+	// round trip instead of the next tick.
+	lapsed chan struct{}
 }
 
 func newStamper() *stamper {
-	s := &stamper{epoch: time.Now()}
+	s := &stamper{epoch: time.Now(), lapsed: make(chan struct{}, 1)}
 	s.owner, _ = gocql.RandomUUID()
 	return s
 }
@@ -94,6 +98,10 @@ var errSlotLapsed = &Error{Kind: ErrUnavailable, Op: "update", Cause: errors.New
 // the clock, afterRow(prev) and the last update's timestamp + 1.
 func (s *stamper) update(prev time.Time) (int64, error) {
 	if u := s.until.Load(); u != 0 && s.at(time.Now()) > u {
+		select {
+		case s.lapsed <- struct{}{}:
+		default: // a renewal is already asked for
+		}
 		return 0, errSlotLapsed
 	}
 	slot := s.slot.Load()
@@ -181,7 +189,8 @@ func (e *Engine) releaseSlot(ctx context.Context) {
 	s.until.Store(1) // no update after this
 }
 
-// slotLoop renews the lease every slotRenew.
+// slotLoop renews the lease every slotRenew, and at once when an update
+// found it lapsed.
 func (e *Engine) slotLoop() {
 	defer e.loops.Done()
 	tick := time.NewTicker(slotRenew)
@@ -191,6 +200,7 @@ func (e *Engine) slotLoop() {
 		case <-e.stop:
 			return
 		case <-tick.C:
+		case <-e.stamps.lapsed:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), slotRenew)
 		if err := e.renewSlot(ctx); err != nil {
