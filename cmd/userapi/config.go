@@ -74,7 +74,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		logFormat    = fs.String("log-format", "json", "log format: json or text"+env("log-format", "LOG_FORMAT"))
 		poolSize     = fs.Int("pool-size", d.PoolSize, "workers running Cassandra queries"+env("pool-size", "POOL_SIZE"))
 		queueDepth   = fs.Int("queue-depth", d.QueueDepth, "requests that may wait: queued for a worker or waiting in a read or write line; beyond that requests get 503 at once"+env("queue-depth", "QUEUE_DEPTH"))
-		batchMax     = fs.Int("batch-max", d.BatchMax, "writes per UNLOGGED batch to one replica set (1-1000); 1 turns batching off"+env("batch-max", "BATCH_MAX"))
+		batchMax     = fs.Int("batch-max", d.BatchMax, "most writes per UNLOGGED batch to one replica set (1-1000): the bound within which the engine picks the size from what the node gives (lone writes on a node that syncs before acknowledging, bigger batches where they pay); 1 turns batching off"+env("batch-max", "BATCH_MAX"))
+		batchAdapt   = fs.Bool("batch-adaptive", !d.BatchFixed, "let the engine pick batch size and batches in flight (within -batch-max and about 2 x -batch-inflight rows) from measured throughput; false: every batch may hold -batch-max writes and -batch-inflight run per replica set"+env("batch-adaptive", "BATCH_ADAPTIVE"))
 		batchLinger  = fs.Duration("batch-linger", d.BatchLinger, "how long a write may wait in its line for company when the line has room; 0 sends it at once"+env("batch-linger", "BATCH_LINGER"))
 		batchFlight  = fs.Int("batch-inflight", d.BatchInflight, "batches (or lone writes) in flight per replica set; further writes wait and leave as the next batch"+env("batch-inflight", "BATCH_INFLIGHT"))
 		readGroup    = fs.Int("read-group-max", d.ReadGroupMax, "reads of distinct ids sent as one SELECT ... IN when reads queue up (1-256); 1 sends every read alone"+env("read-group-max", "READ_GROUP_MAX"))
@@ -223,6 +224,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 			PoolSize:          *poolSize,
 			QueueDepth:        *queueDepth,
 			BatchMax:          *batchMax,
+			BatchFixed:        !*batchAdapt,
 			BatchLinger:       *batchLinger,
 			BatchInflight:     *batchFlight,
 			ReadGroupMax:      *readGroup,
@@ -333,7 +335,7 @@ func (c config) logAttrs() []any {
 		"tls", e.TLS.Enabled, "tls_verify_host", e.TLS.VerifyHost,
 		"connect_timeout", e.ConnectTimeout.String(), "query_timeout", e.QueryTimeout.String(),
 		"conns", e.NumConns, "pool_size", e.PoolSize, "queue_depth", e.QueueDepth,
-		"batch_max", e.BatchMax, "batch_linger", e.BatchLinger.String(), "batch_inflight", e.BatchInflight,
+		"batch_max", e.BatchMax, "batch_adaptive", !e.BatchFixed, "batch_linger", e.BatchLinger.String(), "batch_inflight", e.BatchInflight,
 		"read_group_max", e.ReadGroupMax, "read_group_inflight", e.ReadGroupInflight,
 		"listen", c.listen, "pprof_listen", c.pprofListen, "request_timeout", c.http.RequestTimeout.String(),
 		"shutdown_timeout", c.shutdownTimeout.String(), "drain_delay", c.drainDelay.String(), "api_token", c.http.APIToken != "",
