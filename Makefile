@@ -92,9 +92,10 @@ bench: cassandra-up build ## the load-test suite in bench/results/<timestamp> (B
 sweep: cassandra-up build ## capacity sweep, API and raw: concurrency and rate steps, the knee (SWEEP_* knobs: bin/loadgen sweep -help)
 	./bin/loadgen sweep
 
-# SOAK_RATE, or SOAK_SWEEP=bench/results/sweep-.../results.json for 70% of its knee.
+# The rate: SOAK_RATE, else 70% of the API's mixed knee in SOAK_SWEEP, else in the
+# latest bench/results/sweep-*/results.json, else in a short calibration of its own.
 SOAK_DURATION ?= 30m
-soak: cassandra-up build ## long mixed load at a constant rate with verdicts (SOAK_DURATION, SOAK_RATE or SOAK_SWEEP; bin/loadgen soak -help)
+soak: cassandra-up build ## long mixed load at a constant rate with verdicts (SOAK_DURATION; rate: SOAK_RATE, SOAK_SWEEP or picked itself; bin/loadgen soak -help)
 	SOAK_DURATION=$(SOAK_DURATION) ./bin/loadgen soak
 
 bench-large: cassandra-up build ## GET-by-id and list on a preloaded 1M-user table next to a small one (LARGE_* knobs: bin/loadgen large -help)

@@ -1,24 +1,20 @@
-// Package bench is the load harness behind cmd/loadgen and `make bench`.
+// Package bench is the load harness behind cmd/loadgen and `make bench`,
+// `make sweep`, `make soak` and `make bench-large`. Its code is in the
+// packages below, each named for what it does:
 //
-// It owns: driving HTTP load (ab-style fixed request counts, wrk-style
-// durations, and constant-rate runs whose latency is taken from each
-// request's intended send time, so a stall cannot hide behind coordinated
-// omission), each worker on a fasthttp-framed connection of its own as in
-// wrk and ab (conn.go; warm-up and set-up use fasthttp's pooled client); the
-// API scenarios (get-by-id, create, batch create,
-// update, list with paging, delete, weighted mixes) with realistic bodies and
-// ids taken from responses; the same reads and writes sent straight to
-// Cassandra with gocql (RunRaw), which is the limit the API is measured
-// against; latency in HDR histograms; the ab, wrk and JSON renderings of a
-// run; server CPU and peak RSS, and loadgen's own CPU, from /proc; a no-op
-// server to calibrate the client against; the suite that `make bench` runs
-// (RunSuite: servers and loads as processes through internal/proc, modes
-// alternating, meta.json); and the suite report (medians, ratios, targets
-// with computed verdicts, plots) that `loadgen report` writes. The naive
-// baseline server the suite measures the API against is bench/naive.
+//	load      generate load: one worker interface, per-worker connections,
+//	          pacing from the intended send time, the API scenarios, raw CQL
+//	measure   read a process and the node from outside: /proc, /metrics, CQL
+//	harness   start and stop what is measured; build loadgen's command line
+//	report    the report document, chart, verdict and meta.json writer
+//	suite     the make bench suite: modes x scenarios, targets and verdicts
+//	sweep     the capacity sweep and its knees
+//	soak      the long constant-rate run and its verdicts
+//	large     get and list on a preloaded large table beside a small one
+//	naive     the naive baseline server the suite measures the API against
 //
-// It must not touch: the engine or httpapi packages (it measures the server
-// from outside, over HTTP or CQL, as a user would), the flag package (flags
-// live in cmd/loadgen), or any address outside 127.0.0.0/8 unless a caller
-// sets Config.AllowRemote.
+// bench/results holds the runs a document cites (scripts/check-tracked.sh).
+// None of these packages may touch the engine or httpapi (the server is
+// measured from outside, as a user would) or the flag package (flags live
+// in cmd/loadgen).
 package bench

@@ -12,7 +12,7 @@ import (
 	"github.com/gocql/gocql"
 	"github.com/valyala/fasthttp"
 
-	"github.com/userapi/userapi/bench"
+	"github.com/userapi/userapi/bench/load"
 )
 
 // Config says where the baseline's data lives.
@@ -105,5 +105,5 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 			detail(c, fasthttp.StatusNotFound, "Not Found")
 		}
 	}
-	return bench.ServeUntil(ctx, ln, &fasthttp.Server{Handler: handler, Name: "naive"})
+	return load.ServeUntil(ctx, ln, &fasthttp.Server{Handler: handler, Name: "naive"})
 }

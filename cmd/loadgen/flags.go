@@ -12,7 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/userapi/userapi/bench"
+	"github.com/userapi/userapi/bench/harness"
+	"github.com/userapi/userapi/bench/load"
 )
 
 // usageError is a bad command line: exit status 2, as flag does.
@@ -30,14 +31,16 @@ var fieldFlags = map[string]string{
 	"URL": "url", "Concurrency": "c", "Requests": "n", "Duration": "d", "Rate": "R",
 	"Timeout": "timeout", "Threads": "threads", "Warmup": "warmup", "Scenario": "scenario",
 	"Mix": "mix", "BatchSize": "batch-size", "ListLimit": "list-limit", "Format": "format",
-	"Keyspace": "keyspace", "Consistency": "consistency", "NumConns": "conns",
+	"Keyspace": "keyspace", "Consistency": "consistency", "NumConns": "conns", "Hosts": "hosts",
 	"Modes": "modes", "Scenarios": "scenarios", "Conns": "c", "Repeats": "repeats",
-	"Step": "d", "Rates": "rates", "RateConns": "rate-c", "P99Bound": "p99-bound",
+	"Step": "d", "Rates": "rates", "RateConns": "rate-c", "P99Bound": "p99-bound", "ConcurrencySteps": "concurrency",
+	"Sweep": "sweep", "KneeShare": "knee-share", "Window": "window", "Verify": "verify",
+	"Users": "users", "SmallUsers": "small-users", "Sample": "sample",
 }
 
-// asUsage turns a bench.ConfigError into a usageError naming the flag.
+// asUsage turns a load.ConfigError into a usageError naming the flag.
 func asUsage(err error) error {
-	var ce *bench.ConfigError
+	var ce *load.ConfigError
 	if errors.As(err, &ce) {
 		if f, ok := fieldFlags[ce.Field]; ok {
 			return badFlag(f, "%s", ce.Msg)
@@ -47,7 +50,7 @@ func asUsage(err error) error {
 }
 
 // headerList is -H, repeatable: "Name: value".
-type headerList []bench.Header
+type headerList []load.Header
 
 func (h *headerList) String() string { return "" }
 
@@ -56,7 +59,7 @@ func (h *headerList) Set(s string) error {
 	if !ok || strings.TrimSpace(k) == "" {
 		return fmt.Errorf("want \"Name: value\", got %q", s)
 	}
-	*h = append(*h, bench.Header{Key: strings.TrimSpace(k), Value: strings.TrimSpace(v)})
+	*h = append(*h, load.Header{Key: strings.TrimSpace(k), Value: strings.TrimSpace(v)})
 	return nil
 }
 
@@ -87,21 +90,17 @@ func (s seconds) String() string {
 
 func (s seconds) Set(v string) error {
 	d, err := parseSeconds(v)
-	if err != nil {
-		return err
+	if err == nil {
+		*s.d = d
 	}
-	*s.d = d
-	return nil
+	return err
 }
 
 func parseSeconds(v string) (time.Duration, error) {
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		if f < 0 {
-			return 0, errors.New("must not be negative")
-		}
-		return time.Duration(f * float64(time.Second)), nil
-	}
 	d, err := time.ParseDuration(v)
+	if f, ferr := strconv.ParseFloat(v, 64); ferr == nil {
+		d, err = time.Duration(f*float64(time.Second)), nil
+	}
 	if err != nil {
 		return 0, fmt.Errorf("want seconds or a duration like 10s or 1m, got %q", v)
 	}
@@ -109,6 +108,40 @@ func parseSeconds(v string) (time.Duration, error) {
 		return 0, errors.New("must not be negative")
 	}
 	return d, nil
+}
+
+// fields is a flag holding a space-separated list ("-batch-max 1").
+type fields struct{ p *[]string }
+
+func (f fields) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return strings.Join(*f.p, " ")
+}
+
+func (f fields) Set(v string) error { *f.p = strings.Fields(v); return nil }
+
+// port is a port flag whose 0 asks for a free one.
+type port struct{ p *int }
+
+func (f port) String() string {
+	if f.p == nil || *f.p <= 0 {
+		return ""
+	}
+	return strconv.Itoa(*f.p)
+}
+
+func (f port) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("want a port number, got %q", v)
+	}
+	*f.p = n
+	if n == 0 {
+		*f.p = harness.FreePort
+	}
+	return nil
 }
 
 // parseInterspersed parses flags that may come before or after positional
@@ -134,12 +167,18 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 // isSet reports whether the flag was given on the command line.
 func isSet(fs *flag.FlagSet, name string) bool {
 	found := false
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == name {
-			found = true
-		}
-	})
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
 	return found
+}
+
+// positive refuses an integer flag below 1: its 0 would mean the default.
+func positive(fs *flag.FlagSet, names ...string) error {
+	for _, name := range names {
+		if n, _ := strconv.Atoi(fs.Lookup(name).Value.String()); n < 1 {
+			return badFlag(name, "must be a positive integer, not %s", fs.Lookup(name).Value)
+		}
+	}
+	return nil
 }
 
 // isTerminal reports whether f is a character device: where a progress
@@ -149,99 +188,14 @@ func isTerminal(f *os.File) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// writeOut renders the run to stdout and, with -out, its JSON to a file.
-func writeOut(stdout io.Writer, res *bench.Result, format, out string) error {
-	if err := bench.WriteReport(stdout, res, bench.Format(format)); err != nil {
-		return err
-	}
-	if out == "" {
-		return nil
-	}
-	f, err := os.Create(out)
-	if err != nil {
-		return err
-	}
-	if err := bench.WriteJSON(f, res); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func checkFormat(format string) error {
-	switch bench.Format(format) {
-	case bench.FormatAB, bench.FormatWrk, bench.FormatJSON:
-		return nil
-	}
-	return badFlag("format", "want ab, wrk or json, not %q", format)
-}
-
-// startCPUProfile profiles loadgen itself into path ("" does nothing); the
-// returned function stops and flushes it.
-func startCPUProfile(path string) (func(), error) {
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, badFlag("cpuprofile", "%v", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, badFlag("cpuprofile", "%v", err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
-}
-
-// scenarioFlags reads -scenario and -mix, which only -scenario mix takes.
-func scenarioFlags(fs *flag.FlagSet, scenario, mix string) (bench.Scenario, bench.Mix, error) {
-	sc := bench.Scenario(strings.ToLower(scenario))
-	if sc != bench.Mixed {
-		if isSet(fs, "mix") {
-			return sc, nil, badFlag("mix", "applies to -scenario mix only")
-		}
-		return sc, nil, nil
-	}
-	m, err := bench.ParseMix(mix)
-	if err != nil {
-		return sc, m, asUsage(err)
-	}
-	return sc, m, nil
-}
-
-// profiled runs a load under an optional CPU profile and writes its report.
-func profiled(cpuProfile string, run func() (*bench.Result, error), stdout io.Writer, format, out string) error {
-	stopProfile, err := startCPUProfile(cpuProfile)
-	if err != nil {
-		return err
-	}
-	res, err := run()
-	stopProfile()
-	if err != nil {
-		return asUsage(err)
-	}
-	return writeOut(stdout, res, format, out)
-}
-
 // cassandraFlags adds -hosts and -port with their environment fallbacks.
 func cassandraFlags(fs *flag.FlagSet, hosts *string, port *int) {
-	defHosts := os.Getenv("CASSANDRA_HOSTS")
-	if defHosts == "" {
-		defHosts = "127.0.0.1"
-	}
-	defPort := 9042
-	if p, err := strconv.Atoi(os.Getenv("CASSANDRA_PORT")); err == nil {
-		defPort = p
-	}
-	fs.StringVar(hosts, "hosts", defHosts, "Cassandra contact `points`, comma separated (env CASSANDRA_HOSTS)")
-	fs.IntVar(port, "port", defPort, "CQL `port` (env CASSANDRA_PORT)")
+	fs.StringVar(hosts, "hosts", env.str("CASSANDRA_HOSTS", "127.0.0.1"), "Cassandra contact `points`, comma separated (env CASSANDRA_HOSTS)")
+	fs.IntVar(port, "port", env.int("CASSANDRA_PORT", 9042), "CQL `port` (env CASSANDRA_PORT)")
 }
 
 func hostsFlag(s string) ([]string, error) {
-	hosts := bench.HostsList(s)
+	hosts := load.HostsList(s)
 	if len(hosts) == 0 {
 		return nil, badFlag("hosts", "at least one contact point is required")
 	}
@@ -272,6 +226,20 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// errFlagParse marks an error that package flag has already reported.
+var errFlagParse = errors.New("bad flag")
+
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, errFlagParse
+	}
+	return pos, nil
+}
+
 // parseNoArgs parses the flags of a subcommand that takes no arguments.
 func parseNoArgs(fs *flag.FlagSet, args []string) error {
 	pos, err := parseFlags(fs, args)
@@ -282,4 +250,97 @@ func parseNoArgs(fs *flag.FlagSet, args []string) error {
 		return usageError{fmt.Sprintf("%s takes no arguments, got %q", fs.Name(), pos)}
 	}
 	return nil
+}
+
+// env reads flag defaults from the environment.
+var env envFlags
+
+type envFlags struct{}
+
+func (envFlags) str(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func (envFlags) int(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
+}
+
+func (envFlags) dur(name string, def time.Duration) time.Duration {
+	if d, err := parseSeconds(os.Getenv(name)); err == nil {
+		return d
+	}
+	return def
+}
+
+// port reads a port, whose 0 asks for a free one.
+func (e envFlags) port(name string, def int) int {
+	if p := e.int(name, def); p != 0 {
+		return p
+	}
+	return harness.FreePort
+}
+
+func (envFlags) float(name string, def float64) float64 {
+	if f, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
+		return f
+	}
+	return def
+}
+
+// harnessFlags registers, once for suite, sweep, soak and large, the flags
+// of the harness.Config they embed, with the defaults of def; the results
+// directory and the server's port fall back to PREFIX_OUT and PREFIX_PORT.
+// A run whose loads are loadgen processes also gets -loadgen.
+func harnessFlags(fs *flag.FlagSet, c *harness.Config, def harness.Config, prefix, kind string, loadgen bool) {
+	c.Port = env.port(prefix+"_PORT", def.Port)
+	c.UserAPIFlags = strings.Fields(env.str("BENCH_USERAPI_FLAGS", ""))
+	fs.StringVar(&c.Out, "out", env.str(prefix+"_OUT", ""), fmt.Sprintf("results `directory` [%s_OUT] (default bench/results/%s<UTC timestamp>)", prefix, kind))
+	fs.Var(port{&c.Port}, "port", fmt.Sprintf("the server's `port` on 127.0.0.1; 0 picks a free one [%s_PORT]", prefix))
+	fs.StringVar(&c.UserAPI, "userapi", env.str("BENCH_USERAPI", def.UserAPI), "the server `binary` [BENCH_USERAPI]")
+	if loadgen {
+		fs.StringVar(&c.Loadgen, "loadgen", env.str("BENCH_LOADGEN", ""), "the loadgen `binary` that drives each load (default this one) [BENCH_LOADGEN]")
+	}
+	fs.StringVar(&c.Hosts, "hosts", env.str("CASSANDRA_HOSTS", def.Hosts), "Cassandra contact `points` [CASSANDRA_HOSTS]")
+	fs.Var(fields{&c.UserAPIFlags}, "userapi-flags", "extra `flags` for every server start [BENCH_USERAPI_FLAGS]")
+}
+
+// list reads "1 4 16" or "1,4,16" as numbers, each positive.
+func list[T int | float64](flag, s string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		n, err := parse(f)
+		if err != nil || n <= 0 {
+			return nil, badFlag(flag, "%q is not a positive number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func parseFloat(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
+
+// startCPUProfile profiles loadgen itself into path ("" does nothing); the
+// returned function stops and flushes it.
+func startCPUProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, badFlag("cpuprofile", "%v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, badFlag("cpuprofile", "%v", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -4,7 +4,7 @@
 // (loadgen noop, loadgen naive), runs the whole make bench suite (loadgen
 // suite), the capacity sweep (loadgen sweep), the soak (loadgen soak) and
 // the large-table run (loadgen large), and turns a directory of runs into a
-// report (loadgen report). The work is in package bench.
+// report (loadgen report). The work is in the packages under bench/.
 package main
 
 import (
@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/userapi/userapi/bench"
+	"github.com/userapi/userapi/bench/load"
 )
 
 func main() {
@@ -29,37 +29,22 @@ func main() {
 	os.Exit(code)
 }
 
+// subcommands are loadgen's verbs; without one, loadgen runs an HTTP load.
+var subcommands = map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+	"raw": runRaw, "report": runReport, "noop": runNoop, "naive": runNaive,
+	"suite": runSuite, "sweep": runSweep, "soak": runSoak, "large": runLarge,
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var err error
-	if len(args) > 0 {
-		switch args[0] {
-		case "raw":
-			err = runRaw(ctx, args[1:], stdout, stderr)
-		case "report":
-			err = runReport(args[1:], stdout, stderr)
-		case "noop":
-			err = runNoop(ctx, args[1:], stdout, stderr)
-		case "naive":
-			err = runNaive(ctx, args[1:], stdout, stderr)
-		case "suite":
-			err = runSuite(ctx, args[1:], stdout, stderr)
-		case "sweep":
-			err = runSweep(ctx, args[1:], stdout, stderr)
-		case "soak":
-			err = runSoak(ctx, args[1:], stdout, stderr)
-		case "large":
-			err = runLarge(ctx, args[1:], stdout, stderr)
-		default:
-			err = runHTTP(ctx, args, stdout, stderr)
-		}
+	if len(args) > 0 && subcommands[args[0]] != nil {
+		err = subcommands[args[0]](ctx, args[1:], stdout, stderr)
 	} else {
 		err = runHTTP(ctx, args, stdout, stderr)
 	}
 	var ue usageError
 	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
+	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "loadgen: %v\nRun loadgen -help for usage.\n", err)
@@ -70,20 +55,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)
 		return 1
 	}
-}
-
-// errFlagParse marks an error that package flag has already reported.
-var errFlagParse = errors.New("bad flag")
-
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	pos, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil, err
-	}
-	if err != nil {
-		return nil, errFlagParse
-	}
-	return pos, nil
 }
 
 const httpUsage = `Usage: loadgen [flags] [URL]
@@ -103,7 +74,7 @@ HTTP load against URL, in one of three shapes:
              (latency counts from each request's intended send time)
 or a scenario of the user API, whose base URL is given:
              loadgen -scenario get -c 64 -d 30s http://127.0.0.1:8000
-             loadgen -scenario mix -mix read=80,write=20 -d 30s http://127.0.0.1:8000
+             loadgen -scenario mixed -mix read=80,write=20 -d 30s http://127.0.0.1:8000
 
 -t means wrk's threads when -d is given, otherwise ab's time limit in
 seconds; a value with a unit (30s) is always a time limit. -threads and
@@ -119,26 +90,16 @@ Flags:
 func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("loadgen", httpUsage, stderr)
 	var (
-		cfg        bench.Config
-		headers    headerList
-		labels     = labelMap{}
-		tFlag      string
-		timeLimit  time.Duration
-		bodyFile   string
-		putFile    string
-		mix        string
-		format     string
-		out        string
-		quiet      bool
-		scenario   string
-		seed       uint64
-		threadsArg int
-		cpuProfile string
-		idsFile    string
+		cfg               load.Config
+		run               runFlags
+		headers           headerList
+		tFlag             string
+		bodyFile, putFile string
+		threadsArg        int
+		idsFile           string
 	)
 	fs.StringVar(&cfg.URL, "url", "", "target `URL`; or give it as the argument. For -scenario, the API's base URL (http://127.0.0.1:8000)")
-	fs.Int64Var(&cfg.Requests, "n", 0, "number of `requests` to send (ab's -n); with -d, whichever ends first. Default: 1 when neither -n, -d nor -t is given, as ab")
-	fs.IntVar(&cfg.Concurrency, "c", 1, "`connections`: requests in flight at once (ab's -c, wrk's -c)")
+	run.register(fs, &cfg.Load, false)
 	fs.BoolVar(&cfg.KeepAlive, "k", false, "keep connections alive (ab's -k). On by default in a wrk-style run (-d), as wrk always does; -k=false turns it off")
 	fs.StringVar(&bodyFile, "p", "", "`file` whose content is the request body; implies POST unless -m says otherwise (ab's -p)")
 	fs.StringVar(&putFile, "u", "", "`file` whose content is the body of a PUT (ab's -u)")
@@ -147,24 +108,9 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&cfg.Method, "m", "", "HTTP `method` (ab's -m); default GET, or POST with -p")
 	fs.StringVar(&tFlag, "t", "", "`N`: wrk's threads when -d is given, else ab's time limit in seconds; a value with a unit (30s) is a time limit")
 	fs.IntVar(&threadsArg, "threads", 0, "`N` OS threads (GOMAXPROCS) for the run, as wrk's -t; default all cores")
-	fs.Var(seconds{&timeLimit}, "timelimit", "stop the whole run after this `duration`, warm-up included (ab's -t); without -n it implies -n 50000, as ab")
-	fs.Var(seconds{&cfg.Duration}, "d", "run for this `duration` (wrk's -d): 30, 30s, 2m")
-	fs.Float64Var(&cfg.Rate, "R", 0, "constant `rate` in requests/s over all connections; latency then counts from each request's intended send time (wrk2's -R)")
-	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "per-request `timeout`; a request without an answer by then counts as a timeout error")
-	fs.StringVar(&scenario, "scenario", "", "API `scenario`: get, create, batch, update, list, delete or mix; ids come from responses to users created in a warm-up")
-	fs.StringVar(&mix, "mix", "read=80,write=20", "`weights` for -scenario mix: op=weight,... with ops read (=get), write (=create), get, create, batch, update, list, delete")
 	fs.IntVar(&cfg.BatchSize, "batch-size", 10, "`users` per POST /users/batch in the batch scenario (1-1000)")
 	fs.IntVar(&cfg.ListLimit, "list-limit", 20, "`rows` per page in the list scenario (limit=, 1-1000)")
 	fs.StringVar(&idsFile, "ids", "", "`file` of user ids, one a line (loadgen large writes them): get and update read these instead of users created in a warm-up")
-	fs.IntVar(&cfg.Warmup, "warmup", 0, "`count`: with -scenario, users created before measuring (default 1000); otherwise unmeasured requests sent first (default 0)")
-	fs.StringVar(&format, "format", "", "report `format`: ab, wrk or json; default ab, or wrk for a wrk-style run (-d)")
-	fs.StringVar(&out, "out", "", "also write the run's JSON summary to this `file`")
-	fs.Var(labels, "label", "`key=value` carried into the JSON summary; repeatable (the suite tags mode, scenario, repeat)")
-	fs.IntVar(&cfg.WatchPID, "pid", 0, "`PID` of the server: report its CPU seconds per request and peak RSS over the run, from /proc")
-	fs.Uint64Var(&seed, "seed", 0, "random `seed` for bodies and id choice; 0 picks one")
-	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a target outside 127.0.0.0/8 and ::1")
-	fs.BoolVar(&quiet, "q", false, "no progress line (it shows only on a terminal, after 3 s)")
-	fs.StringVar(&cpuProfile, "cpuprofile", "", "write loadgen's own CPU profile to this `file` (is the client the limit?)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -179,7 +125,6 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case cfg.URL == "":
 		return badFlag("url", "a target URL is required (as -url or the argument)")
 	}
-
 	wrkStyle := isSet(fs, "d")
 	if tFlag != "" {
 		if n, err := strconv.Atoi(tFlag); err == nil && wrkStyle {
@@ -187,20 +132,15 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				return badFlag("t", "threads must be at least 1, not %d", n)
 			}
 			threadsArg = n
-		} else {
-			d, err := parseSeconds(tFlag)
-			if err != nil {
-				return badFlag("t", "%v", err)
-			}
-			timeLimit = d
+		} else if cfg.TimeLimit, err = parseSeconds(tFlag); err != nil {
+			return badFlag("t", "%v", err)
 		}
 	}
 	if threadsArg < 0 {
 		return badFlag("threads", "must not be negative")
 	}
 	cfg.Threads = threadsArg
-	cfg.TimeLimit = timeLimit
-	if timeLimit > 0 && !isSet(fs, "n") {
+	if cfg.TimeLimit > 0 && !isSet(fs, "n") {
 		cfg.Requests = 50000 // ab: "-t ... implies a -n 50000 internally"
 	}
 	if cfg.Requests == 0 && cfg.Duration == 0 && cfg.TimeLimit == 0 {
@@ -209,14 +149,11 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if wrkStyle && !isSet(fs, "k") {
 		cfg.KeepAlive = true
 	}
-	if format == "" {
-		format = string(bench.FormatAB)
+	if run.format == "" {
+		run.format = string(load.FormatAB)
 		if wrkStyle {
-			format = string(bench.FormatWrk)
+			run.format = string(load.FormatWrk)
 		}
-	}
-	if err := checkFormat(format); err != nil {
-		return err
 	}
 	switch {
 	case bodyFile != "" && putFile != "":
@@ -234,20 +171,86 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	cfg.Headers = headers
-	if cfg.Scenario, cfg.Mix, err = scenarioFlags(fs, scenario, mix); err != nil {
-		return err
-	}
-	if len(labels) > 0 {
-		cfg.Labels = labels
-	}
-	cfg.Seed = seed
 	if idsFile != "" {
-		if cfg.ReadIDs, err = bench.ReadIDs(idsFile); err != nil {
+		if cfg.ReadIDs, err = load.ReadIDs(idsFile); err != nil {
 			return badFlag("ids", "%v", err)
 		}
 	}
-	if !quiet && isTerminal(os.Stderr) {
-		cfg.Progress = stderr
+	return run.run(fs, &cfg.Load, stdout, stderr, func() (*load.Result, error) { return load.Run(ctx, cfg) })
+}
+
+// runFlags are the flags loadgen and loadgen raw share, registered once.
+type runFlags struct {
+	labels                                 labelMap
+	scenario, mix, format, out, cpuProfile string
+	quiet                                  bool
+}
+
+func (f *runFlags) register(fs *flag.FlagSet, l *load.Load, raw bool) {
+	what, in, scen, format := "requests", "connections", "", ""
+	warmup, warmupHelp := 0, "`count`: with -scenario, users created before measuring (default 1000); otherwise unmeasured requests sent first (default 0)"
+	if raw {
+		what, in, scen, format = "queries", "callers", "get", "ab"
+		warmup, warmupHelp = 1000, "`rows` inserted before measuring, whose ids get reads"
 	}
-	return profiled(cpuProfile, func() (*bench.Result, error) { return bench.Run(ctx, cfg) }, stdout, format, out)
+	f.labels = labelMap{}
+	fs.IntVar(&l.Concurrency, "c", 1, "`"+in+"`: "+what+" in flight at once (ab's -c, wrk's -c)")
+	fs.Int64Var(&l.Requests, "n", 0, "number of `"+what+"` to send (ab's -n); with -d, whichever ends first. Default: 1 when neither -n, -d nor -t is given, as ab (raw: -d 10s)")
+	fs.Var(seconds{&l.Duration}, "d", "run for this `duration` (wrk's -d): 30, 30s, 2m")
+	fs.Var(seconds{&l.TimeLimit}, "timelimit", "stop the whole run after this `duration`, warm-up included (ab's -t); without -n it implies -n 50000, as ab")
+	fs.Float64Var(&l.Rate, "R", 0, "constant `rate` in "+what+"/s over all "+in+"; latency then counts from each one's intended send time (wrk2's -R)")
+	fs.DurationVar(&l.Timeout, "timeout", 10*time.Second, "per-request `timeout`; one without an answer by then counts as a timeout error")
+	fs.StringVar(&f.scenario, "scenario", scen, "`scenario`: get, create, batch, update, list, delete or mixed (raw: get, create or mixed); ids come from users created in a warm-up")
+	fs.StringVar(&f.mix, "mix", load.DefaultMixText, "`weights` for -scenario mixed: op=weight,... with ops read (=get), write (=create), get, create, batch, update, list, delete")
+	fs.IntVar(&l.Warmup, "warmup", warmup, warmupHelp)
+	fs.StringVar(&f.format, "format", format, "report `format`: ab, wrk or json; default ab, or wrk for a wrk-style run (-d)")
+	fs.StringVar(&f.out, "out", "", "also write the run's JSON summary to this `file`")
+	fs.Var(f.labels, "label", "`key=value` carried into the JSON summary; repeatable (the suite tags mode, scenario, repeat)")
+	fs.IntVar(&l.WatchPID, "pid", 0, "`PID` of the server (raw: e.g. Cassandra's): its CPU seconds per request and peak RSS over the run, from /proc")
+	fs.Uint64Var(&l.Seed, "seed", 0, "random `seed` for bodies and id choice; 0 picks one")
+	fs.BoolVar(&l.AllowRemote, "allow-remote", false, "allow a target outside 127.0.0.0/8 and ::1")
+	fs.BoolVar(&f.quiet, "q", false, "no progress line (it shows only on a terminal, after 3 s)")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write loadgen's own CPU profile to this `file` (is the client the limit?)")
+}
+
+// run completes l from the shared flags, runs the load under an optional
+// CPU profile and writes its report, and with -out its JSON.
+func (f *runFlags) run(fs *flag.FlagSet, l *load.Load, stdout, stderr io.Writer, run func() (*load.Result, error)) error {
+	if l.Scenario = load.ParseScenario(f.scenario); l.Scenario != load.Mixed && isSet(fs, "mix") {
+		return badFlag("mix", "applies to -scenario mixed only")
+	}
+	if l.Scenario == load.Mixed {
+		var err error
+		if l.Mix, err = load.ParseMix(f.mix); err != nil {
+			return asUsage(err)
+		}
+	}
+	switch load.Format(f.format) {
+	case load.FormatAB, load.FormatWrk, load.FormatJSON:
+	default:
+		return badFlag("format", "want ab, wrk or json, not %q", f.format)
+	}
+	if len(f.labels) > 0 {
+		l.Labels = f.labels
+	}
+	if !f.quiet && isTerminal(os.Stderr) {
+		l.Progress = stderr
+	}
+	stopProfile, err := startCPUProfile(f.cpuProfile)
+	if err != nil {
+		return err
+	}
+	res, err := run()
+	stopProfile()
+	if err != nil {
+		return asUsage(err)
+	}
+	if err := load.WriteReport(stdout, res, load.Format(f.format)); err != nil || f.out == "" {
+		return err
+	}
+	file, err := os.Create(f.out)
+	if err != nil {
+		return err
+	}
+	return errors.Join(load.WriteJSON(file, res), file.Close())
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/userapi/userapi/bench"
+	"github.com/userapi/userapi/bench/load"
 )
 
 func noopURL(t *testing.T) string {
@@ -26,7 +26,7 @@ func noopURL(t *testing.T) string {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = bench.ServeNoop(ctx, ln)
+		_ = load.ServeNoop(ctx, ln)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return "http://" + ln.Addr().String() + "/"
@@ -132,7 +132,7 @@ func TestRunAgainstNoop(t *testing.T) {
 			assert.NotEmpty(t, stdout, "%s: a report", tc.name)
 			b, err := os.ReadFile(out)
 			require.NoError(t, err)
-			var s bench.Summary
+			var s load.Summary
 			require.NoError(t, json.Unmarshal(b, &s), "%s: JSON summary", tc.name)
 			assert.Equal(t, tc.name, s.Labels["case"], "%s: labels carried", tc.name)
 			if tc.requests > 0 {

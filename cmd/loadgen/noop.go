@@ -7,7 +7,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/userapi/userapi/bench"
+	"github.com/userapi/userapi/bench/load"
 )
 
 const noopUsage = `Usage: loadgen noop [flags]
@@ -43,5 +43,5 @@ func runNoop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "listening on %s for %s\n", ln.Addr(), serveFor)
 	ctx, cancel := context.WithTimeout(ctx, serveFor)
 	defer cancel()
-	return bench.ServeNoop(ctx, ln)
+	return load.ServeNoop(ctx, ln)
 }

@@ -1,0 +1,88 @@
+package report
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Document is a report.md being written: a heading, where it comes from,
+// the run's settings, then the caller's paragraphs, tables and plots.
+type Document struct {
+	b strings.Builder
+}
+
+// NewDocument starts a report: "# title", the line saying when and from
+// which directory it was generated (with intro after it, if any), and the
+// settings table of meta.
+func NewDocument(title, dir string, generated time.Time, intro string, meta map[string]string) *Document {
+	d := &Document{}
+	d.Printf("# %s\n\nGenerated %s from `%s`.", title, generated.Format(time.RFC3339), dir)
+	if intro != "" {
+		d.Printf(" %s", intro)
+	}
+	d.Printf("\n\n")
+	if len(meta) > 0 {
+		d.Table("setting", "value")
+		for _, k := range slices.Sorted(maps.Keys(meta)) {
+			d.Row(k, Escape(meta[k]))
+		}
+		d.Printf("\n")
+	}
+	return d
+}
+
+// Printf appends text.
+func (d *Document) Printf(format string, args ...any) { fmt.Fprintf(&d.b, format, args...) }
+
+// Table starts a table with the given header.
+func (d *Document) Table(head ...string) {
+	d.Row(head...)
+	d.Printf("|%s\n", strings.Repeat(" --- |", len(head)))
+}
+
+// Row appends a table row.
+func (d *Document) Row(cells ...string) { d.Printf("| %s |\n", strings.Join(cells, " | ")) }
+
+// Plots appends the "Plots" section embedding each named image.
+func (d *Document) Plots(names []string) {
+	if len(names) == 0 {
+		return
+	}
+	d.Printf("\n## Plots\n\n")
+	for _, p := range names {
+		d.Printf("![%s](%s)\n\n", strings.TrimSuffix(p, filepath.Ext(p)), p)
+	}
+}
+
+// String is the document so far.
+func (d *Document) String() string { return d.b.String() }
+
+// Write writes the document to DIR/report.md.
+func (d *Document) Write(dir string) error {
+	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(d.String()), 0o644)
+}
+
+// Escape makes s safe inside a table cell.
+func Escape(s string) string { return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s) }
+
+// Ms formats a latency in ms; a point the tool did not report (wrk has no
+// p99.9) shows as a dash rather than a misleading zero.
+func Ms(v float64) string {
+	if v <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.3f", v)
+}
+
+// F formats v with format, or a dash when ok is false.
+func F(format string, v float64, ok bool) string {
+	if !ok {
+		return "—"
+	}
+	return fmt.Sprintf(format, v)
+}
