@@ -82,17 +82,18 @@ type TunerStats struct {
 	Abandoned uint64 // probes given up: the load stopped queueing
 }
 
-// The tuner's timing, chosen so that a climb from 1 to 16 takes a few
-// seconds at a steady load and a probe costs a few percent of a saturated
-// node's time at most (a 2.5 s probe every 30 s, half of it on the worse
-// size).
+// The tuner's timing, chosen so that a climb from 1 to 16 takes about two
+// seconds once writes queue up, and a probe costs a few percent of a
+// saturated node's time at most (a probe of 0.9 s every 30 s, half of it on
+// the worse size). An epoch of 150 ms at 20K writes/s counts about 2,500
+// writes.
 const (
-	tunerEpoch    = 250 * time.Millisecond
-	tunerSettle   = 50 * time.Millisecond // of each epoch, not counted: units of the old size drain
+	tunerEpoch    = 150 * time.Millisecond
+	tunerSettle   = 30 * time.Millisecond // of each epoch, not counted: units of the old size drain
 	tunerPairs    = 3
 	tunerMinUnits = 20 // an epoch with fewer counted units is extended
 	tunerGain     = 1.08
-	tunerMinWait  = 1 * time.Second
+	tunerMinWait  = 1 * time.Second // after a move, and the first wait after a rejection
 	tunerMaxWait  = 30 * time.Second
 	// tunerBacklog is the share of an epoch's units that must end with
 	// writes waiting for the epoch to say anything about batch size.
@@ -103,7 +104,7 @@ const (
 // of lone writes per replica set; fixed pins the size to maxSize and the
 // in-flight limit to inflight, as before the tuner (Config.BatchFixed).
 func newBatchTuner(maxSize, inflight int, fixed bool, now func() time.Time) *batchTuner {
-	b := &batchTuner{now: now, candDir: +1, wait: tunerMinWait}
+	b := &batchTuner{now: now, candDir: +1} // no wait: the first probe starts with the first backlog
 	if fixed {
 		b.ladder, b.inflight = []int{maxSize}, []int{inflight}
 	} else {
@@ -200,7 +201,7 @@ func (b *batchTuner) closeEpochLocked(now time.Time, rate float64, queued bool) 
 		return
 	}
 	b.stats.Rejected++
-	b.wait = min(2*b.wait, tunerMaxWait)
+	b.wait = min(max(2*b.wait, tunerMinWait), tunerMaxWait)
 	b.endProbeLocked(now, b.incLevel)
 	if b.neighbour(b.incLevel, -b.candDir) {
 		b.candDir = -b.candDir

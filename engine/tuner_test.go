@@ -118,7 +118,7 @@ func TestTunerClimbsWithinSeconds(t *testing.T) {
 		}
 	}
 	require.NotEqual(t, -1, first, "never reached 16: %v", sizes)
-	assert.LessOrEqual(t, first, 10, "seconds to climb 1 -> 16: %v", sizes)
+	assert.LessOrEqual(t, first, 3, "seconds to climb 1 -> 16: %v", sizes)
 }
 
 func TestTunerRelearnsWhenTheNodeChanges(t *testing.T) {
@@ -151,7 +151,7 @@ func TestTunerHoldsStillOnNoise(t *testing.T) {
 	t.Logf("one hour of noise: %d size changes (probe epochs included), %+v", changes, st)
 	// At the longest wait, 30 s, a probe starts about twice a minute.
 	assert.Less(t, st.Accepted+st.Rejected, uint64(200), "probes an hour")
-	assert.Less(t, st.Accepted, uint64(20), "moves an hour: noise rarely passes the gain bar")
+	assert.Less(t, st.Accepted, uint64(40), "moves an hour: noise rarely passes the gain bar")
 }
 
 func TestTunerNeedsABacklog(t *testing.T) {
@@ -164,8 +164,9 @@ func TestTunerNeedsABacklog(t *testing.T) {
 func TestTunerAbandonsAProbeWhenTheLoadStops(t *testing.T) {
 	b, now := newTestTuner(16, 32, false)
 	rng := rand.New(rand.NewPCG(2, 2))
-	simulate(b, now, nodeModel{rate: periodicNode, backlog: true}, 1300*time.Millisecond, rng)
+	simulate(b, now, nodeModel{rate: periodicNode, backlog: true}, 400*time.Millisecond, rng)
 	require.Equal(t, tunerProbing, b.state, "a probe runs")
+	require.Equal(t, 0, b.incLevel, "from lone writes")
 	simulate(b, now, nodeModel{rate: periodicNode, backlog: false}, 2*time.Second, rng)
 	assert.Equal(t, tunerSteady, b.state)
 	assert.Equal(t, uint64(1), b.Stats().Abandoned)
