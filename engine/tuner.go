@@ -96,8 +96,12 @@ const (
 	tunerMinWait  = 1 * time.Second // after a move, and the first wait after a rejection
 	tunerMaxWait  = 30 * time.Second
 	// tunerBacklog is the share of an epoch's units that must end with
-	// writes waiting for the epoch to say anything about batch size.
-	tunerBacklog = 0.5
+	// writes waiting for the epoch to say anything about batch size. Low:
+	// at the bigger sizes a closed loop of as many clients as rows in
+	// flight leaves a line empty at the end of most units although every
+	// client waits on it; the gain bar, not this, keeps noise from moving
+	// the size.
+	tunerBacklog = 0.2
 )
 
 // newBatchTuner returns a tuner for sizes up to maxSize with inflight units
