@@ -50,11 +50,16 @@ type Config struct {
 	PoolSize   int // default 256
 	QueueDepth int // default 4096
 
-	// BatchMax caps statements per UNLOGGED batch; 1 turns batching off.
-	// Small batches win on a node that syncs its commit log before acking:
-	// Cassandra applies a batch's local mutations one after another, each
-	// waiting for the sync (BenchmarkCreates: 4 beat 10 and 1).
-	BatchMax int // default 4
+	// BatchMax bounds statements per UNLOGGED batch; 1 turns batching off.
+	// Within it the write lines' tuner (tuner.go) picks the size from what
+	// the node gives: lone writes on a node that syncs its commit log before
+	// acknowledging (Cassandra applies a batch's local mutations one after
+	// another, each waiting for the sync), batches up to BatchMax on one that
+	// syncs periodically.
+	BatchMax int // default 16
+	// BatchFixed turns the tuner off: every batch may hold BatchMax writes
+	// and BatchInflight units run per replica set, as configured.
+	BatchFixed bool
 	// BatchMaxBytes caps the estimated size of a batch's writes (writeSize),
 	// which must stay below the node's batch_size_fail_threshold (50 KiB by
 	// default): Cassandra refuses a larger batch whole, failing every write
@@ -63,8 +68,10 @@ type Config struct {
 	// BatchLinger optionally holds a non-full batch up to this long; 0 flushes
 	// as soon as nothing more is queued for its replicas.
 	BatchLinger time.Duration
-	// BatchInflight caps concurrently executing batches per replica set, so
-	// that writes arriving meanwhile gather into the next batch.
+	// BatchInflight caps concurrently executing lone writes per replica set,
+	// so that writes arriving meanwhile gather into the next batch; the
+	// tuner keeps about twice as many rows in flight at bigger sizes
+	// (size 16: 4 batches).
 	BatchInflight int // default 32
 
 	// ReadGroupMax caps the reads of distinct ids sent as one
@@ -149,7 +156,7 @@ func (c Config) Defaults() Config {
 		c.QueueDepth = 4096
 	}
 	if c.BatchMax == 0 {
-		c.BatchMax = 4
+		c.BatchMax = 16
 	}
 	if c.BatchMaxBytes == 0 {
 		c.BatchMaxBytes = 40 << 10

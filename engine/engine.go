@@ -104,6 +104,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	if cfg.BatchMax > 1 {
 		e.writes = e.newLines(kindBatch, cfg.BatchMax, cfg.BatchMaxBytes, cfg.BatchInflight, cfg.BatchLinger)
+		e.writes.tuner = newBatchTuner(cfg.BatchMax, cfg.BatchInflight, cfg.BatchFixed, time.Now)
 	}
 	e.connected.Store(true)
 	e.loops.Add(3)

@@ -136,7 +136,7 @@ func (e *Engine) runGet(t *task) *task {
 	finishAll(&t.followers, &t.user, err)
 	t.finish(err)
 	if inLine {
-		return e.reads.next(key)
+		return e.reads.next(key, 0)
 	}
 	return next
 }
@@ -194,7 +194,7 @@ func (e *Engine) runLoneWrite(t *task) *task {
 	}
 	e.metrics.batchSize.Update(1)
 	t.finish(err)
-	return e.writes.next(key)
+	return e.writes.next(key, acked(1, err))
 }
 
 func (e *Engine) runWrite(t *task) error {
@@ -234,7 +234,7 @@ func (e *Engine) runBatch(t *task) *task {
 	live := t.batch
 	if len(live) == 0 {
 		t.finish(nil)
-		return e.writes.next(key)
+		return e.writes.next(key, 0)
 	}
 	var err error
 	start := time.Now()
@@ -250,10 +250,19 @@ func (e *Engine) runBatch(t *task) *task {
 		err = classifyWrite("batch", err, t.sent)
 		e.metrics.observe("batch", start, err)
 	}
+	rows := acked(len(live), err)
 	e.metrics.batchSize.Update(float64(len(live)))
 	finishAll(&t.batch, nil, err)
 	t.finish(err)
-	return e.writes.next(key)
+	return e.writes.next(key, rows)
+}
+
+// acked is how many of a unit's n writes were acknowledged: all or none.
+func acked(n int, err error) int {
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // newBatch builds, on session s, the UNLOGGED batch of the live entries of

@@ -37,6 +37,7 @@ type lines struct {
 	replicaSet func(int64) int // the grouping of a token (Engine.batchReplicaSet)
 	queue      *gate           // the pool's: a waiting task holds a place in it
 	submit     func(u unit)    // hands a unit to the pool, failing it if refused (Engine.submitUnit)
+	tuner      *batchTuner     // writes: picks max and inflight as it goes (nil: fixed)
 
 	mu     sync.Mutex
 	m      map[int]*lineState
@@ -58,6 +59,22 @@ func (e *Engine) newLines(kind taskKind, max, maxBytes, inflight int, linger tim
 		replicaSet: e.batchReplicaSet, queue: e.pool.gate, submit: e.submitUnit,
 		m: make(map[int]*lineState),
 	}
+}
+
+// size is the most members a unit may take now.
+func (ls *lines) size() int {
+	if ls.tuner != nil {
+		return ls.tuner.size()
+	}
+	return ls.max
+}
+
+// limit is the most units of one line that may run at once now.
+func (ls *lines) limit() int {
+	if ls.tuner != nil {
+		return ls.tuner.limit()
+	}
+	return ls.inflight
 }
 
 // lineKey is the line of a replica set and consistency level.
@@ -91,7 +108,7 @@ func (ls *lines) locate(t *task) {
 // of its line's running units) or must wait in the line. Under ls.mu.
 func (ls *lines) placeLocked(t *task) (l *lineState, alone bool) {
 	l = ls.state(t.line)
-	if l.running < ls.inflight && ls.linger == 0 {
+	if l.running < ls.limit() && ls.linger == 0 {
 		l.running++
 		t.inLine = true
 		return l, true
@@ -177,10 +194,10 @@ func (e *Engine) enterAll(ls *lines, ts []*task) {
 func (ls *lines) queueLocked(l *lineState, t *task) unit {
 	key := t.line
 	l.waiting = append(l.waiting, t)
-	if ls.linger == 0 || l.running >= ls.inflight {
+	if ls.linger == 0 || l.running >= ls.limit() {
 		return unit{} // a running unit's worker takes it
 	}
-	if len(l.waiting) >= ls.max || ls.unitLen(l.waiting) < len(l.waiting) {
+	if len(l.waiting) >= ls.size() || ls.unitLen(l.waiting) < len(l.waiting) {
 		if l.timer != nil {
 			l.timer.Stop()
 			l.timer = nil
@@ -207,7 +224,7 @@ func (ls *lines) lingered(key int, id uint64) {
 	l.timer = nil
 	var u unit
 	switch {
-	case l.running < ls.inflight && len(l.waiting) > 0:
+	case l.running < ls.limit() && len(l.waiting) > 0:
 		u = ls.take(key, l)
 	case l.running == 0 && len(l.waiting) == 0:
 		delete(ls.m, key)
@@ -226,7 +243,7 @@ func (ls *lines) flush() {
 			l.timer.Stop()
 			l.timer = nil
 		}
-		for l.running < ls.inflight && len(l.waiting) > 0 {
+		for l.running < ls.limit() && len(l.waiting) > 0 {
 			units = append(units, ls.take(key, l))
 		}
 	}
@@ -248,12 +265,16 @@ func (ls *lines) wait(key int, t *task) {
 	ls.mu.Unlock()
 }
 
-// next ends one unit of line key and returns the line's next unit, now
-// counted as running there, for the caller (the worker that ran the ended
-// one) to run: one waiting task alone, several as a group, or nil when none
-// waits. Its members' places in the pool's queue go back.
-func (ls *lines) next(key int) *task {
+// next ends one unit of line key, which did rows (for the tuner: writes
+// acknowledged), and returns the line's next unit, now counted as running
+// there, for the caller (the worker that ran the ended one) to run: one
+// waiting task alone, several as a group, or nil when none waits. Its
+// members' places in the pool's queue go back.
+func (ls *lines) next(key, rows int) *task {
 	u := ls.handOn(key)
+	if ls.tuner != nil {
+		ls.tuner.done(rows, u.t != nil)
+	}
 	ls.queue.unreserve(u.held)
 	return u.t
 }
@@ -275,9 +296,9 @@ func (ls *lines) handOn(key int) unit {
 }
 
 // unitLen is how many of the waiting tasks, oldest first, make the next
-// unit: up to max, and for writes no more than fit in maxBytes (at least one).
+// unit: up to size, and for writes no more than fit in maxBytes (at least one).
 func (ls *lines) unitLen(waiting []*task) int {
-	n := min(len(waiting), ls.max)
+	n := min(len(waiting), ls.size())
 	if ls.maxBytes <= 0 {
 		return n
 	}

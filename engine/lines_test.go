@@ -24,7 +24,7 @@ func finishWriteUnit(e *Engine, tk *task) *task {
 	finishAll(&tk.batch, nil, nil)
 	tk.finish(nil)
 	if inLine {
-		return e.writes.next(key)
+		return e.writes.next(key, 1)
 	}
 	return nil
 }

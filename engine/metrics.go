@@ -61,7 +61,35 @@ func newEngineMetrics(e *Engine) *engineMetrics {
 		}
 		return 0
 	})
-	s.NewGauge(`userapi_engine_batch_max`, func() float64 { return float64(e.cfg.BatchMax) })
+	// The write lines' size and in-flight limit in force, as the tuner
+	// (tuner.go) moves them, and its probes by outcome.
+	s.NewGauge(`userapi_engine_batch_max`, func() float64 {
+		if e.writes == nil {
+			return 1
+		}
+		return float64(e.writes.size())
+	})
+	s.NewGauge(`userapi_engine_batch_inflight_limit`, func() float64 {
+		if e.writes == nil {
+			return float64(e.cfg.BatchInflight)
+		}
+		return float64(e.writes.limit())
+	})
+	for _, o := range []struct {
+		label string
+		count func(TunerStats) uint64
+	}{
+		{"accepted", func(s TunerStats) uint64 { return s.Accepted }},
+		{"rejected", func(s TunerStats) uint64 { return s.Rejected }},
+		{"abandoned", func(s TunerStats) uint64 { return s.Abandoned }},
+	} {
+		s.NewGauge(`userapi_engine_batch_probes{outcome="`+o.label+`"}`, func() float64 {
+			if e.writes == nil || e.writes.tuner == nil {
+				return 0
+			}
+			return float64(o.count(e.writes.tuner.Stats()))
+		})
+	}
 	return m
 }
 

@@ -74,7 +74,7 @@ func (e *Engine) runReadGroup(g *task) *task {
 		}
 	}
 	g.finish(nil)
-	return e.reads.next(key)
+	return e.reads.next(key, 0)
 }
 
 var errNotFoundGroup = classify("get", gocql.ErrNotFound)

@@ -59,7 +59,7 @@ func lineRead(e *Engine, tk *task) *task {
 		answer(tk) // tk is its caller's again: not used after this
 	}
 	if inLine {
-		return e.reads.next(key)
+		return e.reads.next(key, 0)
 	}
 	return next
 }

@@ -88,3 +88,73 @@ func parsePendingTasks(out string) int64 {
 	n, _ := strconv.ParseInt(m[1], 10, 64)
 	return n
 }
+
+// CommitLogSync describes how the node at hosts syncs its commit log, read
+// from system_views.settings: "group (2ms window)", "periodic (10000ms)",
+// "batch". Creates depend on it more than on anything the server does
+// (docs/benchmarks.md), so every report names it.
+func CommitLogSync(ctx context.Context, hosts []string) (string, error) {
+	cluster := gocql.NewCluster(hosts...)
+	cluster.Consistency = gocql.One
+	cluster.Timeout = 10 * time.Second
+	cluster.NumConns = 1
+	s, err := cluster.CreateSession()
+	if err != nil {
+		return "", fmt.Errorf("connect to cassandra at %v: %w", hosts, err)
+	}
+	defer s.Close()
+	iter := s.Query(`SELECT name, value FROM system_views.settings`).WithContext(ctx).Iter()
+	settings := map[string]string{}
+	var name, value string
+	for iter.Scan(&name, &value) {
+		settings[name] = value
+	}
+	if err := iter.Close(); err != nil {
+		return "", fmt.Errorf("read system_views.settings: %w", err)
+	}
+	return describeSync(settings), nil
+}
+
+// describeSync names the sync mode and its interval from the node's
+// settings (names as Cassandra 5.0 lists them, with or without units).
+func describeSync(settings map[string]string) string {
+	first := func(names ...string) string {
+		for _, n := range names {
+			if v := settings[n]; v != "" && v != "null" {
+				return v
+			}
+		}
+		return "?"
+	}
+	mode := first("commitlog_sync")
+	switch mode {
+	case "group":
+		return "group (" + first("commitlog_sync_group_window", "commitlog_sync_group_window_in_ms") + " window)"
+	case "periodic":
+		return "periodic (" + first("commitlog_sync_period", "commitlog_sync_period_in_ms") + ")"
+	}
+	return mode
+}
+
+// Gauge reads one series of the server's /metrics, by family name and,
+// when the family has several series, the first; ok is false when the
+// server does not expose it.
+func (p *Probe) Gauge(ctx context.Context, family string) (v float64, ok bool, err error) {
+	fams, err := p.metrics(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	f := fams[family]
+	if f == nil || len(f.Metric) == 0 {
+		return 0, false, nil
+	}
+	switch m := f.Metric[0]; {
+	case m.Gauge != nil:
+		return m.Gauge.GetValue(), true, nil
+	case m.Counter != nil:
+		return m.Counter.GetValue(), true, nil
+	case m.Untyped != nil:
+		return m.Untyped.GetValue(), true, nil
+	}
+	return 0, false, nil
+}

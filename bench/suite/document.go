@@ -90,10 +90,11 @@ func (s *Report) writeCost(d *report.Document) {
 		}
 	}
 	d.Printf("\n")
-	d.Table("scenario", "mode", "peak RSS MiB")
+	d.Table("scenario", "mode", "peak RSS MiB", "write batch size at the end of each run")
+
 	for _, g := range s.Groups {
 		if g.PeakRSSBytes > 0 {
-			d.Row(g.Scenario, harness.Title(g.Mode), fmt.Sprintf("%.1f", float64(g.PeakRSSBytes)/(1<<20)))
+			d.Row(g.Scenario, harness.Title(g.Mode), fmt.Sprintf("%.1f", float64(g.PeakRSSBytes)/(1<<20)), strings.Join(g.BatchSizes, ", "))
 		}
 	}
 }

@@ -55,6 +55,9 @@ type Group struct {
 	CPUPerRequestMicros       report.Stat `json:"cpu_us_per_request"`
 	ClientCPUPerRequestMicros report.Stat `json:"client_cpu_us_per_request"`
 	PeakRSSBytes              int64       `json:"peak_rss_bytes"`
+	// BatchSizes are the write batch sizes the API's tuner had chosen at
+	// the end of each run, in run order (API modes only).
+	BatchSizes []string `json:"batch_sizes,omitempty"`
 }
 
 // P returns the median latency at percentile p in ms.
@@ -176,6 +179,9 @@ func (s *Report) aggregate() {
 			}
 			if sum.Client != nil {
 				clientCPU = append(clientCPU, sum.Client.CPUPerRequestMicros)
+			}
+			if b := sum.Labels[LabelBatchSize]; b != "" {
+				g.BatchSizes = append(g.BatchSizes, b)
 			}
 		}
 		g.RequestsPerSec = report.NewStat(rps)

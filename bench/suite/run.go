@@ -15,6 +15,7 @@ import (
 
 	"github.com/userapi/userapi/bench/harness"
 	"github.com/userapi/userapi/bench/load"
+	"github.com/userapi/userapi/bench/measure"
 	"github.com/userapi/userapi/bench/report"
 )
 
@@ -150,8 +151,9 @@ type suiteRun struct {
 	*harness.Run
 	cfg Config
 	dur time.Duration
-	pin bool   // taskset can pin the calibration's client and server apart
-	wrk string // wrk's path; "" when it is not installed
+	pin  bool   // taskset can pin the calibration's client and server apart
+	wrk  string // wrk's path; "" when it is not installed
+	node string // the node and how it syncs its commit log, for meta.json
 }
 
 // Run runs the suite that cfg describes and writes its directory: runs/,
@@ -179,6 +181,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		_, err := exec.LookPath("taskset")
 		r.pin = err == nil && runtime.NumCPU() >= 2
+	}
+	if len(cfg.keyspaces()) > 0 {
+		hosts := load.HostsList(cfg.Hosts)
+		sync, err := measure.CommitLogSync(ctx, hosts)
+		if err != nil {
+			return nil, err
+		}
+		r.node = strings.Join(hosts, ",") + ": commitlog_sync " + sync + " (" + syncNote(sync) + ")"
+		r.Logf("node %s", r.node)
 	}
 	if ks := slices.Sorted(maps.Values(cfg.keyspaces())); !cfg.KeepKeyspaces && len(ks) > 0 {
 		if err := r.DropKeyspaces(ks...); err != nil {
@@ -265,9 +276,52 @@ func (r *suiteRun) mode(mode string, rep int) error {
 		if _, err := r.RunLoad(l); err != nil {
 			return err
 		}
+		if mode == harness.ModeAPI || mode == harness.ModeAPINoBatch {
+			if err := r.noteBatchSize(srv, filepath.Join(r.Runs, l.Name+".json")); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
+
+// noteBatchSize adds to a run's summary the write batch size the API's
+// tuner had chosen by the run's end (userapi_engine_batch_max), as label
+// batch_size: the report shows what the engine settled on beside what it
+// gave.
+func (r *suiteRun) noteBatchSize(srv *harness.Server, file string) error {
+	p, err := measure.NewProbe(srv.P.PID(), srv.URL)
+	if err != nil {
+		return err
+	}
+	v, ok, err := p.Gauge(r.Ctx, "userapi_engine_batch_max")
+	if err != nil || !ok {
+		return err
+	}
+	var sum load.Summary
+	if err := report.ReadJSON(file, &sum); err != nil {
+		return err
+	}
+	if sum.Labels == nil {
+		sum.Labels = map[string]string{}
+	}
+	sum.Labels[LabelBatchSize] = strconv.FormatFloat(v, 'f', -1, 64)
+	return report.WriteJSON(file, sum)
+}
+
+// syncNote says what a commit-log sync mode means for the creates measured.
+func syncNote(sync string) string {
+	switch {
+	case strings.HasPrefix(sync, "group"), strings.HasPrefix(sync, "batch"):
+		return "an acknowledged write survives kill -9, the dev node's choice; a batch's mutations wait for a sync each, so lone writes win"
+	case strings.HasPrefix(sync, "periodic"):
+		return "Cassandra's default and what users run: writes are acknowledged before the sync, and batches save per-request work"
+	}
+	return "unknown mode"
+}
+
+// LabelBatchSize labels an API run with the batch size in force at its end.
+const LabelBatchSize = "batch_size"
 
 // scenario is the load of a suite scenario.
 func (r *suiteRun) scenario(sc string) harness.Load {
@@ -298,6 +352,9 @@ func (r *suiteRun) meta() map[string]string {
 		"raw":         "loadgen raw, keyspace " + cfg.RawKeyspace + ", LOCAL_QUORUM, token-aware, 2 connections per host",
 		"naive":       "loadgen naive (bench/naive), keyspace " + cfg.NaiveKeyspace + ": gocql per request, default driver settings",
 		"client":      "loadgen on all cores beside the server and Cassandra (one machine)",
+	}
+	if r.node != "" {
+		meta["node"] = r.node
 	}
 	if cfg.WarmDuration > 0 {
 		meta["warm pass"] = cfg.WarmDuration.String() + " of every mode first, not counted"

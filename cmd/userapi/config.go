@@ -75,8 +75,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		logFormat    = fs.String("log-format", "json", "log format: json or text"+env("log-format", "LOG_FORMAT"))
 		poolSize     = fs.Int("pool-size", d.PoolSize, "workers running Cassandra queries"+env("pool-size", "POOL_SIZE"))
 		queueDepth   = fs.Int("queue-depth", d.QueueDepth, "requests that may wait: queued for a worker or waiting in a read or write line; beyond that requests get 503 at once"+env("queue-depth", "QUEUE_DEPTH"))
-		batchMax     = fs.Int("batch-max", d.BatchMax, "writes per UNLOGGED batch to one replica set (1-1000); 1 turns batching off"+env("batch-max", "BATCH_MAX"))
+		batchMax     = fs.Int("batch-max", d.BatchMax, "most writes per UNLOGGED batch to one replica set (1-1000): the bound within which the engine picks the size from what the node gives (lone writes on a node that syncs before acknowledging, bigger batches where they pay); 1 turns batching off"+env("batch-max", "BATCH_MAX"))
 		batchBytes   = fs.Int("batch-max-bytes", d.BatchMaxBytes, "estimated bytes of writes per UNLOGGED batch; keep it below the nodes' batch_size_fail_threshold (50 KiB by default), over which Cassandra refuses a batch and every write in it. A larger write goes alone"+env("batch-max-bytes", "BATCH_MAX_BYTES"))
+		batchAdapt   = fs.Bool("batch-adaptive", !d.BatchFixed, "let the engine pick batch size and batches in flight (within -batch-max and about 2 x -batch-inflight rows) from measured throughput; false: every batch may hold -batch-max writes and -batch-inflight run per replica set"+env("batch-adaptive", "BATCH_ADAPTIVE"))
 		batchLinger  = fs.Duration("batch-linger", d.BatchLinger, "how long a write may wait in its line for company when the line has room; 0 sends it at once"+env("batch-linger", "BATCH_LINGER"))
 		batchFlight  = fs.Int("batch-inflight", d.BatchInflight, "batches (or lone writes) in flight per replica set; further writes wait and leave as the next batch"+env("batch-inflight", "BATCH_INFLIGHT"))
 		readGroup    = fs.Int("read-group-max", d.ReadGroupMax, "reads of distinct ids sent as one SELECT ... IN when reads queue up (1-256); 1 sends every read alone"+env("read-group-max", "READ_GROUP_MAX"))
@@ -229,6 +230,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 			QueueDepth:        *queueDepth,
 			BatchMax:          *batchMax,
 			BatchMaxBytes:     *batchBytes,
+			BatchFixed:        !*batchAdapt,
 			BatchLinger:       *batchLinger,
 			BatchInflight:     *batchFlight,
 			ReadGroupMax:      *readGroup,
@@ -345,7 +347,7 @@ func (c config) logAttrs() []any {
 		"tls", e.TLS.Enabled, "tls_verify_host", e.TLS.VerifyHost,
 		"connect_timeout", e.ConnectTimeout.String(), "query_timeout", e.QueryTimeout.String(),
 		"conns", e.NumConns, "pool_size", e.PoolSize, "queue_depth", e.QueueDepth,
-		"batch_max", e.BatchMax, "batch_max_bytes", e.BatchMaxBytes, "batch_linger", e.BatchLinger.String(), "batch_inflight", e.BatchInflight,
+		"batch_max", e.BatchMax, "batch_adaptive", !e.BatchFixed, "batch_max_bytes", e.BatchMaxBytes, "batch_linger", e.BatchLinger.String(), "batch_inflight", e.BatchInflight,
 		"read_group_max", e.ReadGroupMax, "read_group_inflight", e.ReadGroupInflight,
 		"listen", c.listen, "pprof_listen", c.pprofListen, "request_timeout", c.http.RequestTimeout.String(),
 		"shutdown_timeout", c.shutdownTimeout.String(), "engine_close_timeout", c.engineCloseTimeout.String(), "drain_delay", c.drainDelay.String(), "api_token", c.http.APIToken != "",
