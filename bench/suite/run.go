@@ -149,8 +149,8 @@ func (c Config) keyspaces() map[string]string {
 // suiteRun is one Run in progress.
 type suiteRun struct {
 	*harness.Run
-	cfg Config
-	dur time.Duration
+	cfg  Config
+	dur  time.Duration
 	pin  bool   // taskset can pin the calibration's client and server apart
 	wrk  string // wrk's path; "" when it is not installed
 	node string // the node and how it syncs its commit log, for meta.json
