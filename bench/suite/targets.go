@@ -157,6 +157,7 @@ type goal struct {
 	unit         string
 	ratio        string // the figure is this ratio
 	p50          string // or else this mode's median p50 latency (ms)
+	node         string // only on a node whose commit log syncs so ("group", "periodic"); "": any
 }
 
 // figure is g's median figure in s, and per repeat.
@@ -188,26 +189,56 @@ func (g goal) met(v float64) bool {
 	return v >= g.want
 }
 
-// goals are issue 12's targets (what the engine must buy over the naive
-// handler and cost over the driver) and the harness's own checks.
+// goals are issue 12's GET targets (what the engine must buy over the
+// naive handler and cost over the driver), issue 23's create targets, which
+// depend on how the node syncs its commit log (meta.json's node), and the
+// harness's own check. Issue 12's create targets (1.3x naive, 1.0x raw on
+// any node) gave way to issue 23's: on a node that syncs before
+// acknowledging no server reaches them (docs/benchmarks.md).
 var goals = []goal{
-	{"GET-by-id throughput, API / naive", "issue 12", "get", false, 1.1, "x", ratioRPSNaive, ""},
-	{"GET-by-id server CPU per request, API / naive", "issue 12", "get", true, 0.9, "x", ratioCPUNaive, ""},
-	{"create throughput, API / naive", "issue 12", "create", false, 1.3, "x", ratioRPSNaive, ""},
-	{"create p99, API / naive", "issue 12", "create", true, 1.0, "x", ratioP99Naive, ""},
-	{"GET-by-id server CPU / raw client CPU per read", "issue 12", "get", true, 1.3, "x", ratioCPURaw, ""},
-	{"create server CPU / raw client CPU per insert", "issue 12", "create", true, 1.3, "x", ratioCPURaw, ""},
-	{"GET-by-id throughput, API / raw", "issue 12", "get", false, 0.75, "x", ratioRPSRaw, ""},
-	{"GET-by-id p99, API / raw", "issue 12", "get", true, 1.5, "x", ratioP99Raw, ""},
-	{"GET-by-id p50 on one connection, API", "issue 12", harness.ScenarioGetOne, true, 0.6, "ms", "", harness.ModeAPI},
-	{"create throughput, API (batching) / raw single-statement", "issue 12", "create", false, 1.0, "x", ratioRPSRaw, ""},
-	{"create throughput, batching on / off", "harness", "create", false, 1.5, "x", ratioRPSBatch, ""},
-	{"no-op server: loadgen / wrk -t1 throughput", "harness", "noop", false, 1.0, "x", ratioRPSCalibration, ""},
+	{"GET-by-id throughput, API / naive", "issue 12", "get", false, 1.1, "x", ratioRPSNaive, "", ""},
+	{"GET-by-id server CPU per request, API / naive", "issue 12", "get", true, 0.9, "x", ratioCPUNaive, "", ""},
+	{"GET-by-id server CPU / raw client CPU per read", "issue 12", "get", true, 1.3, "x", ratioCPURaw, "", ""},
+	{"GET-by-id throughput, API / raw", "issue 12", "get", false, 0.75, "x", ratioRPSRaw, "", ""},
+	{"GET-by-id p99, API / raw", "issue 12", "get", true, 1.5, "x", ratioP99Raw, "", ""},
+	{"GET-by-id p50 on one connection, API", "issue 12", harness.ScenarioGetOne, true, 0.6, "ms", "", harness.ModeAPI, ""},
+	{"create throughput, API / naive", "issue 23", "create", false, 1.25, "x", ratioRPSNaive, "", syncPeriodic},
+	{"create throughput, API / batching off", "issue 23", "create", false, 1.15, "x", ratioRPSBatch, "", syncPeriodic},
+	{"create server CPU per request, API / naive", "issue 23", "create", true, 0.8, "x", ratioCPUNaive, "", syncPeriodic},
+	{"create p99, API / naive", "issue 23", "create", true, 1.0, "x", ratioP99Naive, "", syncPeriodic},
+	{"create throughput, API / naive", "issue 23", "create", false, 1.0, "x", ratioRPSNaive, "", syncGroup},
+	{"create throughput, API / batching off", "issue 23", "create", false, 0.95, "x", ratioRPSBatch, "", syncGroup},
+	{"no-op server: loadgen / wrk -t1 throughput", "harness", "noop", false, 1.0, "x", ratioRPSCalibration, "", ""},
+}
+
+// Commit-log sync modes, as meta.json's node names them.
+const (
+	syncGroup    = "group"
+	syncPeriodic = "periodic"
+)
+
+// nodeSync is the sync mode of the suite's node, from meta.json ("" when
+// the suite ran without a node, or before reports named it).
+func (s *Report) nodeSync() string {
+	node := s.Meta["node"]
+	for _, m := range []string{syncGroup, syncPeriodic, "batch"} {
+		if strings.Contains(node, "commitlog_sync "+m) {
+			return m
+		}
+	}
+	return ""
 }
 
 func (s *Report) targets() {
 	s.Targets = nil
+	sync := s.nodeSync()
 	for _, g := range goals {
+		if g.node != "" && g.node != sync && !(g.node == syncGroup && sync == "batch") {
+			continue
+		}
+		if g.node != "" {
+			g.name += " (" + g.node + "-sync node)"
+		}
 		t := report.Verdict{Name: g.name, Source: g.source, Unit: g.unit, Want: fmt.Sprintf(">= %.2f", g.want)}
 		if g.atMost {
 			t.Want = fmt.Sprintf("<= %.2f", g.want)
