@@ -9,7 +9,7 @@ PKGS      := ./...
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 export CASSANDRA_HOSTS ?= 127.0.0.1
 
-.PHONY: all build run test test-faults test-cluster cluster-up cluster-down bench-cluster fuzz unit lint fmt-check vet cassandra-up cassandra-down cassandra-status bench sweep soak bench-large clean help
+.PHONY: all build run test test-faults test-cluster cluster-up cluster-down tier-up tier-down tier-status dcs-up dcs-down bench-cluster fuzz unit lint fmt-check vet cassandra-up cassandra-down cassandra-status bench sweep soak bench-large clean help
 
 all: build
 
@@ -76,6 +76,18 @@ cluster-up: ## start the local 3-node cluster (127.0.0.11-13), one node after an
 
 cluster-down: ## stop the local 3-node cluster
 	$(CLUSTER_ENV) $(CASSANDRA) stop
+
+# HAProxy (Debian's package, installed by scripts/tier.sh when root) running
+# the shipped deploy/haproxy/haproxy.cfg with local server lines, in front of
+# three userapi replicas over the ring. Ports: TIER_* in scripts/tier.sh.
+tier-up: cluster-up ## HAProxy on 127.0.0.1:18100 in front of 3 userapi replicas over the ring (pids in files)
+	scripts/tier.sh up
+
+tier-down: ## stop HAProxy and the replicas that tier-up started (by pid)
+	scripts/tier.sh down
+
+tier-status: ## the tier's processes and HAProxy's view of the replicas
+	scripts/tier.sh status
 
 test-cluster: cluster-up ## token/replica checks, batch routing and node loss on the 3-node ring
 	$(GO) test $(TEST_FLAGS) -tags cluster -p 1 -v -run 'Test' ./internal/cluster/
