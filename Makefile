@@ -77,6 +77,16 @@ cluster-up: ## start the local 3-node cluster (127.0.0.11-13), one node after an
 cluster-down: ## stop the local 3-node cluster
 	$(CLUSTER_ENV) $(CASSANDRA) stop
 
+# Two data centres on loopback, a cluster of their own: dc1 on 127.0.0.41-42,
+# dc2 on 127.0.0.51-52 (127.0.0.20-31 belong to the fault drills), each node
+# a JVM with a 512 MiB heap, GossipingPropertyFileSnitch.
+DCS_ENV := CASSANDRA_CLUSTER=dcs CASSANDRA_DC_LAYOUT="dc1:41,42 dc2:51,52" CASSANDRA_HEAP=512m
+dcs-up: ## start two data centres: dc1 127.0.0.41-42, dc2 127.0.0.51-52
+	$(DCS_ENV) $(CASSANDRA) start
+
+dcs-down: ## stop the two data centres (by pid)
+	$(DCS_ENV) $(CASSANDRA) stop
+
 # HAProxy (Debian's package, installed by scripts/tier.sh when root) running
 # the shipped deploy/haproxy/haproxy.cfg with local server lines, in front of
 # three userapi replicas over the ring. Ports: TIER_* in scripts/tier.sh.
