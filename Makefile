@@ -99,7 +99,10 @@ tier-down: ## stop HAProxy and the replicas that tier-up started (by pid)
 tier-status: ## the tier's processes and HAProxy's view of the replicas
 	scripts/tier.sh status
 
-test-cluster: cluster-up ## token/replica checks, batch routing and node loss on the 3-node ring
+# The scale-out drills (docs/scale-out.md) run here too: the rolling restart
+# behind HAProxy on the ring, and the dc2 outage on the two DCs, which the
+# drill starts (make dcs-up) and stops again.
+test-cluster: cluster-up ## ring checks, node loss, rolling restart behind HAProxy, dc2 outage (2 DCs)
 	$(GO) test $(TEST_FLAGS) -tags cluster -p 1 -v -run 'Test' ./internal/cluster/
 
 # Variants alternate within each repeat; compare medians across repeats.
