@@ -9,7 +9,7 @@ PKGS      := ./...
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 export CASSANDRA_HOSTS ?= 127.0.0.1
 
-.PHONY: all build run test periodic-up periodic-down test-faults test-cluster cluster-up cluster-down bench-cluster fuzz unit lint fmt-check vet cassandra-up cassandra-down cassandra-status bench sweep soak bench-large clean help
+.PHONY: all build run test periodic-up periodic-down test-faults test-cluster cluster-up cluster-down tier-up tier-down tier-status dcs-up dcs-down bench-cluster fuzz unit lint fmt-check vet cassandra-up cassandra-down cassandra-status bench sweep soak bench-large clean help
 
 all: build
 
@@ -77,7 +77,32 @@ cluster-up: ## start the local 3-node cluster (127.0.0.11-13), one node after an
 cluster-down: ## stop the local 3-node cluster
 	$(CLUSTER_ENV) $(CASSANDRA) stop
 
-test-cluster: cluster-up ## token/replica checks, batch routing and node loss on the 3-node ring
+# Two data centres on loopback, a cluster of their own: dc1 on 127.0.0.41-42,
+# dc2 on 127.0.0.51-52 (127.0.0.20-31 belong to the fault drills), each node
+# a JVM with a 512 MiB heap, GossipingPropertyFileSnitch.
+DCS_ENV := CASSANDRA_CLUSTER=dcs CASSANDRA_DC_LAYOUT="dc1:41,42 dc2:51,52" CASSANDRA_HEAP=512m
+dcs-up: ## start two data centres: dc1 127.0.0.41-42, dc2 127.0.0.51-52
+	$(DCS_ENV) $(CASSANDRA) start
+
+dcs-down: ## stop the two data centres (by pid)
+	$(DCS_ENV) $(CASSANDRA) stop
+
+# HAProxy (Debian's package, installed by scripts/tier.sh when root) running
+# the shipped deploy/haproxy/haproxy.cfg with local server lines, in front of
+# three userapi replicas over the ring. Ports: TIER_* in scripts/tier.sh.
+tier-up: cluster-up ## HAProxy on 127.0.0.1:18100 in front of 3 userapi replicas over the ring (pids in files)
+	scripts/tier.sh up
+
+tier-down: ## stop HAProxy and the replicas that tier-up started (by pid)
+	scripts/tier.sh down
+
+tier-status: ## the tier's processes and HAProxy's view of the replicas
+	scripts/tier.sh status
+
+# The scale-out drills (docs/scale-out.md) run here too: the rolling restart
+# behind HAProxy on the ring, and the dc2 outage on the two DCs, which the
+# drill starts (make dcs-up) and stops again.
+test-cluster: cluster-up ## ring checks, node loss, rolling restart behind HAProxy, dc2 outage (2 DCs)
 	$(GO) test $(TEST_FLAGS) -tags cluster -p 1 -v -run 'Test' ./internal/cluster/
 
 # Variants alternate within each repeat; compare medians across repeats.

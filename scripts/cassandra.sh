@@ -21,9 +21,13 @@
 #   CASSANDRA_DATA_DIR    data, logs, pid files (default ${XDG_DATA_HOME:-~/.local/share}/userapi-cassandra)
 #   CASSANDRA_NODES       how many nodes (default 1); more than one form the cluster
 #                         "ring" on 127.0.0.11 .. (unless CASSANDRA_CLUSTER/_ADDR_BASE say otherwise)
-#   CASSANDRA_NODE        act on this node number only (default: all of 1..CASSANDRA_NODES)
+#   CASSANDRA_NODE        act on these node numbers only, e.g. 2 or "3 4" (default: all of 1..CASSANDRA_NODES)
 #   CASSANDRA_CLUSTER     a separate cluster (own name, data dir, addresses); default: the main one
 #   CASSANDRA_ADDR_BASE   last octet of node 1's address (default 1: 127.0.0.1; node k is BASE+k-1)
+#   CASSANDRA_DC_LAYOUT   data centres and their nodes' last octets, e.g. "dc1:41,42 dc2:51,52":
+#                         GossipingPropertyFileSnitch, a cassandra-rackdc.properties per node,
+#                         the first node of each DC a seed; nodes are numbered in this order and
+#                         CASSANDRA_NODES/_ADDR_BASE are ignored (default cluster name "dcs")
 #   CASSANDRA_HEAP        JVM heap per node (default 1g for one node, 768m for a cluster)
 #   CASSANDRA_COMMITLOG_SYNC  group (default: acknowledged writes survive kill -9), periodic or batch
 #   CASSANDRA_COMMITLOG_WINDOW  group commit window (default 2ms)
@@ -41,6 +45,19 @@ case $DATA_DIR in /*) ;; *) DATA_DIR=$PWD/$DATA_DIR ;; esac
 NODES=${CASSANDRA_NODES:-1}
 CLUSTER=${CASSANDRA_CLUSTER:-}
 ADDR_BASE=${CASSANDRA_ADDR_BASE:-1}
+# A DC layout lists each node's DC and address: "dc1:41,42 dc2:51,52" gives
+# node 1 = dc1 127.0.0.41, node 2 = dc1 .42, node 3 = dc2 .51, node 4 = dc2 .52.
+LAYOUT_DCS=(); LAYOUT_OCTETS=()
+if [ -n "${CASSANDRA_DC_LAYOUT:-}" ]; then
+  for entry in $CASSANDRA_DC_LAYOUT; do
+    dc=${entry%%:*}
+    [ "$dc" != "$entry" ] && [ -n "$dc" ] || { printf 'cassandra.sh: error: CASSANDRA_DC_LAYOUT entry %s is not dc:octet,octet\n' "$entry" >&2; exit 1; }
+    IFS=, read -r -a octs <<<"${entry#*:}"
+    for o in "${octs[@]}"; do LAYOUT_DCS+=("$dc"); LAYOUT_OCTETS+=("$o"); done
+  done
+  NODES=${#LAYOUT_OCTETS[@]}
+  CLUSTER=${CLUSTER:-dcs}
+fi
 # Several nodes form their own cluster ("ring", 127.0.0.11 and up) unless
 # told otherwise: joining nodes to the single dev node on 127.0.0.1 would
 # leave that node, once started alone again, owning a third of its ring.
@@ -61,9 +78,14 @@ if [ "$NODES" -gt 1 ]; then DEFAULT_HEAP=768m; else DEFAULT_HEAP=1g; fi
 HEAP=${CASSANDRA_HEAP:-$DEFAULT_HEAP}
 
 node_list() {
-  if [ -n "${CASSANDRA_NODE:-}" ]; then echo "$CASSANDRA_NODE"; else seq 1 "$NODES"; fi
+  if [ -n "${CASSANDRA_NODE:-}" ]; then printf '%s\n' ${CASSANDRA_NODE//,/ }; else seq 1 "$NODES"; fi
 }
-node_addr() { echo "127.0.0.$((ADDR_BASE + $1 - 1))"; }
+node_octet() {
+  if [ ${#LAYOUT_OCTETS[@]} -gt 0 ]; then echo "${LAYOUT_OCTETS[$(($1 - 1))]}"; else echo $((ADDR_BASE + $1 - 1)); fi
+}
+node_addr() { echo "127.0.0.$(node_octet "$1")"; }
+# Local JMX binds 127.0.0.1 only, so each node has a port of its own.
+jmx_port() { echo $((7198 + $(node_octet "$1"))); }
 node_dir() { echo "$DATA_DIR/node$1"; }
 pid_file() { echo "$(node_dir "$1")/cassandra.pid"; }
 log_file() { echo "$(node_dir "$1")/logs/system.log"; }
@@ -164,10 +186,29 @@ write_config() {
   local n=$1 addr dir seeds token
   addr=$(node_addr "$n"); dir=$(node_dir "$n")
   mkdir -p "$dir/conf" "$dir/data" "$dir/commitlog" "$dir/hints" "$dir/saved_caches" "$dir/logs" "$dir/cdc"
-  seeds=$(node_addr 1)
+  seeds="$(node_addr 1):7000"
   # Evenly spaced single tokens: fastest start, and a ring we can reason about.
   token=$(python3 -c "print(-(2**63) + ($n-1) * (2**64 // $NODES))" 2>/dev/null || echo 0)
   [ "$NODES" -eq 1 ] && token=0
+  local snitch=SimpleSnitch
+  if [ ${#LAYOUT_DCS[@]} -gt 0 ]; then
+    # Each DC's nodes evenly spaced, each DC offset by 100 (tokens must be
+    # unique cluster-wide); the first node of every DC is a seed.
+    local dc=${LAYOUT_DCS[$((n - 1))]} i prev="" d=-1 k=0 j=0 m=0
+    seeds=""
+    for i in "${!LAYOUT_DCS[@]}"; do
+      if [ "${LAYOUT_DCS[$i]}" != "$prev" ]; then # the first node of a DC
+        seeds+="${seeds:+,}127.0.0.${LAYOUT_OCTETS[$i]}:7000"; prev=${LAYOUT_DCS[$i]}; d=$((d + 1))
+      fi
+      if [ "${LAYOUT_DCS[$i]}" = "$dc" ]; then # k: the DC's index, j: the node's place in it, m: its size
+        k=$d; m=$((m + 1))
+        [ "$i" -lt $((n - 1)) ] && j=$((j + 1))
+      fi
+    done
+    token=$(python3 -c "print(-(2**63) + $j * (2**64 // $m) + $k * 100)")
+    snitch=GossipingPropertyFileSnitch
+    printf 'dc=%s\nrack=r1\n' "$dc" >"$dir/conf/cassandra-rackdc.properties"
+  fi
   local authn=AllowAllAuthenticator authz=AllowAllAuthorizer
   if [ "${CASSANDRA_AUTH:-0}" = 1 ]; then authn=PasswordAuthenticator; authz=CassandraAuthorizer; fi
   local sync_line
@@ -196,11 +237,11 @@ num_tokens: 1
 initial_token: $token
 allocate_tokens_for_local_replication_factor: 1
 partitioner: org.apache.cassandra.dht.Murmur3Partitioner
-endpoint_snitch: SimpleSnitch
+endpoint_snitch: $snitch
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
-      - seeds: "$seeds:7000"
+      - seeds: "$seeds"
 listen_address: $addr
 rpc_address: $addr
 native_transport_port: 9042
@@ -298,7 +339,8 @@ jvm_opts() {
     "-Dcassandra.storagedir=$dir" \
     "-Dcassandra.logdir=$dir/logs" \
     "-Dcassandra-foreground=yes" \
-    "-Dcassandra.jmx.local.port=$((7199 + ADDR_BASE + n - 2))" \
+    "-Dcassandra.jmx.local.port=$(jmx_port "$n")" \
+    ${LAYOUT_DCS:+"-Dcassandra-rackdc.properties=file://$dir/conf/cassandra-rackdc.properties"} \
     "-Dcassandra.skip_wait_for_gossip_to_settle=0" \
     "-Dcassandra.load_ring_state=false" \
     "-Dcassandra.ring_delay_ms=$ring_delay" \
@@ -467,7 +509,7 @@ case "$cmd" in
     n=${CASSANDRA_NODE:-1}
     mapfile -t mods < <(module_opts)
     exec "$JAVA" -Xmx128m "${mods[@]}" -Dcassandra.logdir="$(node_dir "$n")/logs" -cp "$LIB_DIR/*" -Dlogback.configurationFile="file://$(node_dir "$n")/conf/logback.xml" \
-      org.apache.cassandra.tools.NodeTool -h 127.0.0.1 -p "$((7199 + ADDR_BASE + n - 2))" "$@" ;;
+      org.apache.cassandra.tools.NodeTool -h 127.0.0.1 -p "$(jmx_port "$n")" "$@" ;;
   *)
     sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
     [ -z "$cmd" ] || [ "$cmd" = help ] || [ "$cmd" = -h ] || exit 2 ;;
