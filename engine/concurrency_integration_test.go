@@ -105,7 +105,7 @@ func TestRacingUpdatesNeverMix(t *testing.T) {
 // before it is sent: its write timestamp must still be its created_at, and
 // an update acknowledged after it must win.
 func TestCreateHeldInQueueThenUpdate(t *testing.T) {
-	e := newTestEngine(t, func(c *Config) { c.BatchLinger = 50 * time.Millisecond; c.BatchMax = 100 })
+	e := newTestEngine(t, func(c *Config) { c.BatchLinger = 50 * time.Millisecond; c.BatchMax = 100; c.BatchFixed = true })
 	ctx := reqCtx(t)
 	for i := 0; i < 20; i++ {
 		u, err := e.CreateUser(ctx, NewUser{Name: "held", Email: "held@x.io", Age: i}, Options{})
@@ -138,7 +138,7 @@ func TestBatchCreateAllOrNothingUnderReadOverload(t *testing.T) {
 }
 
 func batchCreatesUnderReads(t *testing.T, readers int) {
-	e := newTestEngine(t, func(c *Config) { c.PoolSize = 2; c.QueueDepth = 32; c.BatchMax = 4 })
+	e := newTestEngine(t, func(c *Config) { c.PoolSize = 2; c.QueueDepth = 32; c.BatchMax = 4; c.BatchFixed = true })
 	stopReaders := readAlong(e, readers, 5*time.Second, func() UUID { return newID() })
 	outcomes := map[string]int{}
 	for i := 0; i < 40; i++ {
@@ -262,7 +262,7 @@ func readAlong(e *Engine, n int, timeout time.Duration, id func() UUID) (stop fu
 // what it accepted) or refused with nothing written, checked in CQL.
 func TestCloseDuringBatchCreate(t *testing.T) {
 	for try := 0; try < 4; try++ {
-		e := newTestEngine(t, func(c *Config) { c.BatchLinger = time.Second; c.BatchMax = 50 })
+		e := newTestEngine(t, func(c *Config) { c.BatchLinger = time.Second; c.BatchMax = 50; c.BatchFixed = true })
 		in := make([]NewUser, 1000)
 		for i := range in {
 			in[i] = NewUser{Name: "c", Email: "c@x.io", Age: i}

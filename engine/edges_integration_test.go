@@ -43,7 +43,7 @@ func newProxiedEngine(t *testing.T, mutate func(*Config)) (*Engine, *cqlproxy.Pr
 // gives up while the batch is on the wire must not fail the others
 // (issue 21, item 9).
 func TestBatchSurvivesAMemberGivingUp(t *testing.T) {
-	e, p := newProxiedEngine(t, func(c *Config) { c.BatchMax = 8; c.BatchInflight = 1 })
+	e, p := newProxiedEngine(t, func(c *Config) { c.BatchMax = 8; c.BatchInflight = 1; c.BatchFixed = true })
 	releaseLone, releaseBatch := make(chan struct{}), make(chan struct{})
 	loneSent, batchSent := make(chan struct{}, 1), make(chan struct{}, 1)
 	p.SetRule(func(f cqlproxy.Frame) cqlproxy.Action {
@@ -100,7 +100,12 @@ func TestBatchSurvivesAMemberGivingUp(t *testing.T) {
 // (issue 21, item 5).
 func TestWriteWithLostAnswerIsUnknownOutcome(t *testing.T) {
 	// Writes of a replica set run one at a time, in order: the lost one is last.
-	e, p := newProxiedEngine(t, func(c *Config) { c.ReconnectInterval = 100 * time.Millisecond; c.BatchMax = 2; c.BatchInflight = 1 })
+	e, p := newProxiedEngine(t, func(c *Config) {
+		c.ReconnectInterval = 100 * time.Millisecond
+		c.BatchMax = 2
+		c.BatchInflight = 1
+		c.BatchFixed = true
+	})
 	p.SetRule(func(f cqlproxy.Frame) cqlproxy.Action {
 		if bytes.Contains(f.Body, []byte("answer-lost")) {
 			return cqlproxy.ResetAfterAnswer
@@ -140,7 +145,7 @@ func TestWriteWithLostAnswerIsUnknownOutcome(t *testing.T) {
 // a batch Cassandra refuses as too large (batch_size_fail_threshold, 50 KiB
 // by default), which would fail every write in it (issue 21, item 3).
 func TestLargeRowsNeverMakeABatchTooLarge(t *testing.T) {
-	e := newTestEngine(t, func(c *Config) { c.BatchMax = 1000; c.BatchInflight = 1 })
+	e := newTestEngine(t, func(c *Config) { c.BatchMax = 1000; c.BatchInflight = 1; c.BatchFixed = true })
 	ctx := reqCtx(t)
 	const clients, creates = 256, 1500
 	var next atomic.Int64
@@ -175,7 +180,7 @@ func TestLargeRowsNeverMakeABatchTooLarge(t *testing.T) {
 func TestBatchCreateLargerThanTheQueue(t *testing.T) {
 	for _, batchMax := range []int{1, 4} { // batching off and on
 		t.Run(fmt.Sprint("batch-max ", batchMax), func(t *testing.T) {
-			e := newTestEngine(t, func(c *Config) { c.QueueDepth = 100; c.BatchMax = batchMax })
+			e := newTestEngine(t, func(c *Config) { c.QueueDepth = 100; c.BatchMax = batchMax; c.BatchFixed = true })
 			in := make([]NewUser, 500)
 			for i := range in {
 				in[i] = NewUser{Name: fmt.Sprint("q", i), Email: fmt.Sprint("q", i, "@x.io"), Age: i % 150}

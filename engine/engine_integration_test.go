@@ -159,7 +159,9 @@ func TestPagingVisitsEveryRowOnce(t *testing.T) {
 }
 
 func TestConcurrentCreatesThroughWriteLines(t *testing.T) {
-	e := newTestEngine(t, nil)
+	// Fixed batching, so that the burst surely forms batches (the tuner
+	// starts with lone writes); the tuner's own decisions are tuner_test.go's.
+	e := newTestEngine(t, func(c *Config) { c.BatchFixed, c.BatchMax, c.BatchInflight = true, 16, 4 })
 	ctx := reqCtx(t)
 	const n = 200
 	ids := make([]UUID, n)
@@ -231,7 +233,7 @@ func TestOverloadFailsFast(t *testing.T) {
 
 func TestCloseFlushesPendingWrites(t *testing.T) {
 	// A long linger keeps writes waiting in their lines until Close flushes them.
-	e := newTestEngine(t, func(c *Config) { c.BatchLinger = 30 * time.Second; c.BatchMax = 100 })
+	e := newTestEngine(t, func(c *Config) { c.BatchLinger = 30 * time.Second; c.BatchMax = 100; c.BatchFixed = true })
 	ctx := reqCtx(t)
 	const n = 25
 	var wg sync.WaitGroup
@@ -266,7 +268,7 @@ func TestCloseFlushesPendingWrites(t *testing.T) {
 func TestBatchCreateIsAllOrNothingUnderOverload(t *testing.T) {
 	for _, max := range []int{4, 1} {
 		t.Run(fmt.Sprintf("BatchMax=%d", max), func(t *testing.T) {
-			e := newTestEngine(t, func(c *Config) { c.QueueDepth = 64; c.BatchMax = max })
+			e := newTestEngine(t, func(c *Config) { c.QueueDepth = 64; c.BatchMax = max; c.BatchFixed = true })
 			ctx := reqCtx(t)
 			in := make([]NewUser, 1000)
 			for i := range in {

@@ -29,7 +29,7 @@ func BenchmarkCreates(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			ks := cassandratest.NewName("enginebench")
 			e, err := New(context.Background(), Config{
-				Hosts: cassandratest.Hosts(), Keyspace: ks, BatchMax: tc.max, BatchInflight: tc.inflight,
+				Hosts: cassandratest.Hosts(), Keyspace: ks, BatchMax: tc.max, BatchInflight: tc.inflight, BatchFixed: tc.max > 1,
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			})
 			if err != nil {

@@ -46,7 +46,7 @@ func startProxied(t *testing.T, mods ...func(*engine.Config)) (*liveAPI, *cqlpro
 func TestUnknownOutcomeIsNotRetryLater(t *testing.T) {
 	api, p := startProxied(t, func(c *engine.Config) {
 		c.ReconnectInterval = 100 * time.Millisecond
-		c.BatchMax, c.BatchInflight = 2, 1 // one replica set's writes in order: the lost one last
+		c.BatchMax, c.BatchInflight, c.BatchFixed = 2, 1, true // one replica set's writes in order: the lost one last
 	})
 	p.SetRule(func(f cqlproxy.Frame) cqlproxy.Action {
 		if bytes.Contains(f.Body, []byte("answer-lost")) {

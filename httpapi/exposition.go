@@ -41,7 +41,9 @@ var metricHelp = map[string]string{
 	"userapi_engine_pool_waiting":                   "Tasks queued for a worker.",
 	"userapi_engine_pool_capacity":                  "Tasks the pool admits at once: workers plus queue slots.",
 	"userapi_engine_cassandra_connected":            "1 while the engine reaches Cassandra, 0 otherwise.",
-	"userapi_engine_batch_max":                      "Configured writes per batch (-batch-max).",
+	"userapi_engine_batch_max":                      "Writes per batch in force: the size the tuner chose within -batch-max (-batch-adaptive), or -batch-max.",
+	"userapi_engine_batch_inflight_limit":           "Batches (or lone writes) per replica set that may run at once, as the tuner chose.",
+	"userapi_engine_batch_probes":                   "The batch tuner's probes of a neighbouring size, by outcome: accepted (moved), rejected (kept), abandoned (writes stopped queueing).",
 }
 
 // helpFor returns a family's help text, or "" when none is known.

@@ -159,7 +159,7 @@ func TestBatchesFollowReplicas(t *testing.T) {
 		t.Run(fmt.Sprintf("rf=%d", tc.rf), func(t *testing.T) {
 			// Writes batch only when their line is full (engine/lines.go):
 			// with 4 batches in flight per replica set, 64 callers form many.
-			e, _ := newEngine(t, tc.rf, func(c *engine.Config) { c.Consistency, c.BatchInflight = tc.cl, 4 })
+			e, _ := newEngine(t, tc.rf, func(c *engine.Config) { c.Consistency, c.BatchInflight, c.BatchFixed = tc.cl, 4, true })
 			createMany(t, e, 3000, 64)
 			toReplica, toOther, mixed := e.BatchRouting()
 			t.Logf("rf=%d: batches to a replica %d, to another node %d, mixing replica sets %d; share to owners %.1f%%",
@@ -179,7 +179,7 @@ func TestNodeLossUnderLoad(t *testing.T) {
 	// The returned node's use is seen in the batch coordinator metrics, and
 	// writes batch only when their line is full (engine/lines.go): with 2
 	// batches in flight, the 8 concurrent creates below form batches.
-	e, ks := newEngine(t, 3, func(c *engine.Config) { c.BatchInflight = 2 })
+	e, ks := newEngine(t, 3, func(c *engine.Config) { c.BatchInflight, c.BatchFixed = 2, true })
 	seed := createMany(t, e, 200, 16)
 	var (
 		mu       sync.Mutex
@@ -294,7 +294,8 @@ func BenchmarkClusterCreates(b *testing.B) {
 		mutate func(*engine.Config)
 	}
 	variants := []variant{
-		{"token-aware", nil},
+		{"token-aware", nil}, // adaptive: the tuner picks the size
+		{"fixed16", func(c *engine.Config) { c.BatchFixed, c.BatchMax, c.BatchInflight = true, 16, 4 }},
 		{"batchmax1", func(c *engine.Config) { c.BatchMax = 1 }},
 		{"ungrouped", func(c *engine.Config) { c.BatchIgnoreReplicas = true }},
 	}
