@@ -9,7 +9,7 @@ PKGS      := ./...
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 export CASSANDRA_HOSTS ?= 127.0.0.1
 
-.PHONY: all build run test periodic-up periodic-down test-faults test-cluster cluster-up cluster-down tier-up tier-down tier-status dcs-up dcs-down bench-cluster fuzz unit lint fmt-check vet cassandra-up cassandra-down cassandra-status bench sweep soak bench-large clean help
+.PHONY: all build run test periodic-up periodic-down bench-delay test-faults test-cluster cluster-up cluster-down tier-up tier-down tier-status dcs-up dcs-down bench-cluster fuzz unit lint fmt-check vet cassandra-up cassandra-down cassandra-status bench sweep soak bench-large clean help
 
 all: build
 
@@ -133,6 +133,18 @@ bench: build ## the load-test suite on the group- and the periodic-sync node: be
 		*) echo "BENCH_NODES: unknown node $$node (want group, periodic)" >&2; exit 2 ;; \
 		esac; \
 		CASSANDRA_HOSTS=$$hosts ./bin/loadgen suite -out bench/results/$$stamp-$$node; \
+	done
+
+# Off the loopback: the suite with a network between Cassandra and every
+# client of it (a delay proxy of ours, internal/delayproxy, on 127.0.0.62),
+# at each round trip in BENCH_DELAYS, on the periodic-sync node: GET and
+# create for the API, batching off, the naive handler and raw.
+BENCH_DELAYS ?= 0.5ms 2ms
+bench-delay: periodic-up build ## GET and create through a delay proxy (BENCH_DELAYS: 0.5ms 2ms round trip) on the periodic-sync node
+	stamp=$$(date -u +%Y%m%dT%H%M%SZ); \
+	for d in $(BENCH_DELAYS); do \
+		CASSANDRA_HOSTS=127.0.0.61 BENCH_SCENARIOS="$${BENCH_SCENARIOS:-get create}" BENCH_MODES="$${BENCH_MODES:-api api-batch1 naive raw}" \
+			./bin/loadgen suite -delay $$d -out bench/results/$$stamp-delay-$$d; \
 	done
 
 sweep: cassandra-up build ## capacity sweep, API and raw: concurrency and rate steps, the knee (SWEEP_* knobs: bin/loadgen sweep -help)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/userapi/userapi/bench/load"
 	"github.com/userapi/userapi/bench/measure"
 	"github.com/userapi/userapi/bench/report"
+	"github.com/userapi/userapi/internal/delayproxy"
 )
 
 // Config is one run of the benchmark suite (`make bench`, `loadgen
@@ -59,6 +61,12 @@ type Config struct {
 	// Profile: after the measured runs, one more get run with the API's
 	// pprof on; CPU and allocation profiles go to pprof/ and the report.
 	Profile bool
+	// Delay puts a network between Cassandra and every client of it (API,
+	// naive, raw): a delay proxy (internal/delayproxy) on DelayHost:9042
+	// forwards to the first of Hosts, holding each direction Delay/2, so
+	// that a query's round trip grows by Delay. 0: none.
+	Delay     time.Duration
+	DelayHost string // default 127.0.0.62
 	// KeepKeyspaces keeps the rows earlier suites left in the modes'
 	// keyspaces; by default each suite drops them first, so that every
 	// mode starts on empty tables and runs compare with earlier suites'.
@@ -86,6 +94,7 @@ func (c Config) Defaults() Config {
 	load.Default(&c.APIKeyspace, "bench_api")
 	load.Default(&c.RawKeyspace, "bench_raw")
 	load.Default(&c.NaiveKeyspace, "bench_naive")
+	load.Default(&c.DelayHost, "127.0.0.62")
 	if c.Scenarios == nil {
 		c.Scenarios = Scenarios
 	}
@@ -106,6 +115,9 @@ func (c Config) check() error {
 		if n.v < 1 {
 			return load.FieldError(n.name, "must be a positive integer, not %d", n.v)
 		}
+	}
+	if c.Delay < 0 {
+		return load.FieldError("Delay", "must not be negative")
 	}
 	if c.Duration < 0 || c.NoopDuration < 0 {
 		return load.FieldError("Duration", "must be positive")
@@ -154,6 +166,8 @@ type suiteRun struct {
 	pin  bool   // taskset can pin the calibration's client and server apart
 	wrk  string // wrk's path; "" when it is not installed
 	node string // the node and how it syncs its commit log, for meta.json
+	// delay is the proxy between Cassandra and its clients (Config.Delay).
+	delay *delayproxy.Proxy
 }
 
 // Run runs the suite that cfg describes and writes its directory: runs/,
@@ -164,12 +178,25 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
+	var delay *delayproxy.Proxy
+	if cfg.Delay > 0 {
+		target := load.HostsList(cfg.Hosts)[0]
+		if _, _, err := net.SplitHostPort(target); err != nil {
+			target = net.JoinHostPort(target, "9042")
+		}
+		var err error
+		if delay, err = delayproxy.Start(net.JoinHostPort(cfg.DelayHost, "9042"), target, cfg.Delay/2); err != nil {
+			return nil, fmt.Errorf("delay proxy: %w", err)
+		}
+		defer delay.Close()
+		cfg.Hosts = cfg.DelayHost
+	}
 	api := cfg.has(harness.ModeAPI) || cfg.has(harness.ModeAPINoBatch)
 	h, err := harness.Start(ctx, cfg.Config, "suite", harness.Needs{API: api, Loadgen: true, Cassandra: len(cfg.keyspaces()) > 0})
 	if err != nil {
 		return nil, err
 	}
-	r := &suiteRun{Run: h, cfg: cfg, dur: cfg.Duration}
+	r := &suiteRun{Run: h, cfg: cfg, dur: cfg.Duration, delay: delay}
 	for _, d := range []string{"pprof", "warmup"} {
 		if err := os.MkdirAll(filepath.Join(cfg.Out, d), 0o755); err != nil {
 			return nil, err
@@ -231,6 +258,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	r.Logf("runs took %s", time.Since(started).Round(time.Second))
+	if delay != nil {
+		// Timers fire late on a busy machine: the delay each chunk really
+		// got is the setting plus this lateness, per direction.
+		chunks, late := delay.Stats()
+		meta := r.meta()
+		meta["delay"] += fmt.Sprintf("; measured: %d chunks forwarded, each %s late on average (per direction)", chunks, late.Round(time.Microsecond))
+		if _, err := report.WriteMeta(cfg.Out, meta); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Profile && cfg.has(harness.ModeAPI) && slices.Contains(cfg.Scenarios, string(load.Get)) {
 		if err := r.profile(); err != nil {
 			return nil, err
@@ -355,6 +392,9 @@ func (r *suiteRun) meta() map[string]string {
 	}
 	if r.node != "" {
 		meta["node"] = r.node
+	}
+	if cfg.Delay > 0 {
+		meta["delay"] = fmt.Sprintf("%s added to every round trip to Cassandra: internal/delayproxy on %s:9042, %s each way", cfg.Delay, cfg.DelayHost, cfg.Delay/2)
 	}
 	if cfg.WarmDuration > 0 {
 		meta["warm pass"] = cfg.WarmDuration.String() + " of every mode first, not counted"

@@ -56,6 +56,8 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.RawKeyspace, "raw-keyspace", env.str("BENCH_RAW_KEYSPACE", def.RawKeyspace), "raw mode's `keyspace` [BENCH_RAW_KEYSPACE]")
 	fs.StringVar(&cfg.NaiveKeyspace, "naive-keyspace", env.str("BENCH_NAIVE_KEYSPACE", def.NaiveKeyspace), "the naive baseline's `keyspace` [BENCH_NAIVE_KEYSPACE]")
 	fs.Var(fields{&cfg.NoBatchFlags}, "nobatch-flags", "`flags` that turn batching off [BENCH_NOBATCH_FLAGS]")
+	fs.DurationVar(&cfg.Delay, "delay", env.dur("BENCH_DELAY", 0), "round-trip `latency` added between Cassandra and every client of it (API, naive, raw) by a delay proxy on -delay-host:9042; 0: none [BENCH_DELAY]")
+	fs.StringVar(&cfg.DelayHost, "delay-host", env.str("BENCH_DELAY_HOST", def.DelayHost), "loopback `address` the delay proxy listens on, port 9042 [BENCH_DELAY_HOST]")
 	fs.BoolVar(&cfg.KeepKeyspaces, "keep-keyspaces", env.str("BENCH_KEEP_KEYSPACES", "") == "1", "keep the modes' keyspaces and their rows from earlier suites instead of starting each on empty tables [BENCH_KEEP_KEYSPACES=1]")
 	fs.BoolVar(&cfg.Profile, "profile", env.str("BENCH_PROFILE", "1") == "1", "one more get run with the API's pprof on, summarised in the report [BENCH_PROFILE=1]")
 	if err := parseNoArgs(fs, args); err != nil {
