@@ -79,6 +79,20 @@ func (e *Engine) execute(t *task) *task {
 	return nil
 }
 
+// onSessions runs f on the connections sessions picks and, when the driver
+// could not send f's query there (unsent), once more on the other set. f
+// must not keep s. f is only called, never stored, so a func literal passed
+// here stays on its caller's stack: the fallback costs no allocation per
+// query (TestOnSessionsAllocatesNothing).
+func (e *Engine) onSessions(f func(s *gocql.Session) error) error {
+	s, other := e.sessions()
+	err := f(s)
+	if unsent(err, other) {
+		err = f(other)
+	}
+	return err
+}
+
 // unpaged turns paging off for queries whose rows are bounded by their ids
 // (one partition, one row each): with gocql's default page size (5000)
 // Cassandra runs even these through its query pager. Groups of 16 ids at 4
@@ -92,16 +106,12 @@ func (e *Engine) readRow(ctx context.Context, t *task) error {
 	start := time.Now()
 	var id gocql.UUID
 	u := &t.user
-	var err error
-	for s, other := e.sessions(); ; s, other = other, nil {
+	err := e.onSessions(func(s *gocql.Session) error {
 		q := s.Query(e.stmts.get, gocql.UUID(t.id)).WithContext(ctx).Consistency(t.cl).Idempotent(true).
 			PageSize(unpaged)
-		err = q.Scan(&id, &u.Name, &u.Email, &u.Age, &u.CreatedAt, &u.UpdatedAt)
-		q.Release() // back to gocql's pool: one allocation less per query
-		if !unsent(err, other) {
-			break
-		}
-	}
+		defer q.Release() // back to gocql's pool: one allocation less per query
+		return q.Scan(&id, &u.Name, &u.Email, &u.Age, &u.CreatedAt, &u.UpdatedAt)
+	})
 	e.metrics.observe("get", start, err)
 	u.ID = UUID(id)
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
@@ -202,15 +212,11 @@ func (e *Engine) runWrite(t *task) error {
 	start := time.Now()
 	// Inserts carry their id, values and timestamp from the first attempt,
 	// and deletes a fixed timestamp: repeating either cannot change the outcome.
-	var err error
-	for s, other := e.sessions(); ; s, other = other, nil {
+	err := e.onSessions(func(s *gocql.Session) error {
 		q := s.Query(stmt, args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Observer(t)
-		err = q.Exec()
-		q.Release()
-		if !unsent(err, other) {
-			break
-		}
-	}
+		defer q.Release()
+		return q.Exec()
+	})
 	e.metrics.observe(statementName(t.op), start, err)
 	return classifyWrite("write", err, t.sent)
 }
@@ -241,12 +247,7 @@ func (e *Engine) runBatch(t *task) *task {
 	if len(live) == 1 {
 		err = e.runWrite(live[0])
 	} else {
-		for s, other := e.sessions(); ; s, other = other, nil {
-			err = s.ExecuteBatch(e.newBatch(s, t, live))
-			if !unsent(err, other) {
-				break
-			}
-		}
+		err = e.onSessions(func(s *gocql.Session) error { return s.ExecuteBatch(e.newBatch(s, t, live)) })
 		err = classifyWrite("batch", err, t.sent)
 		e.metrics.observe("batch", start, err)
 	}
@@ -401,29 +402,23 @@ func (e *Engine) runUpdate(t *task) error {
 	// A retried attempt writes exactly what the first did, timestamp included.
 	args = append(args, u.UpdatedAt, id)
 	start := time.Now()
-	for s, other := e.sessions(); ; s, other = other, nil {
+	err = e.onSessions(func(s *gocql.Session) error {
 		q := s.Query(e.stmts.update[mask], args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Observer(t)
-		err = q.Exec()
-		q.Release()
-		if !unsent(err, other) {
-			break
-		}
-	}
+		defer q.Release()
+		return q.Exec()
+	})
 	e.metrics.observe("update", start, err)
 	return classifyWrite("update write", err, t.sent)
 }
 
 func (e *Engine) runProbe(t *task) error {
 	start := time.Now()
-	var err error
-	for s, other := e.sessions(); ; s, other = other, nil {
+	err := e.onSessions(func(s *gocql.Session) error {
 		iter := s.Query(e.stmts.probe).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Iter()
 		var id gocql.UUID
 		iter.Scan(&id)
-		if err = iter.Close(); !unsent(err, other) {
-			break
-		}
-	}
+		return iter.Close()
+	})
 	e.metrics.observe("probe", start, err)
 	return classify("probe", err)
 }
@@ -438,15 +433,11 @@ func (e *Engine) runProbe(t *task) error {
 // a walk never ends with an empty page.
 func (e *Engine) runPage(t *task) error {
 	start := time.Now()
-	var (
-		more bool
-		err  error
-	)
-	for s, other := e.sessions(); ; s, other = other, nil {
-		if more, err = e.readPage(s, t); !unsent(err, other) {
-			break
-		}
-	}
+	var more bool
+	err := e.onSessions(func(s *gocql.Session) (err error) {
+		more, err = e.readPage(s, t)
+		return err
+	})
 	t.state = t.state[:0]
 	if more {
 		last := t.users[len(t.users)-1].ID

@@ -91,12 +91,7 @@ func (e *Engine) readRows(g *task) error {
 		ids[i] = gocql.UUID(t.id)
 	}
 	start := time.Now()
-	var err error
-	for s, other := e.sessions(); ; s, other = other, nil {
-		if err = e.scanGroup(ctx, s, g, ids); !unsent(err, other) {
-			break
-		}
-	}
+	err := e.onSessions(func(s *gocql.Session) error { return e.scanGroup(ctx, s, g, ids) })
 	e.metrics.observe("get_group", start, err)
 	return classify("get", err)
 }
