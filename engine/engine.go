@@ -114,42 +114,6 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// healthLoop probes Cassandra every second, off the pool so that overload
-// never looks like an outage. Cassandra counts as reachable while either set
-// of connections reaches it: queries fall back to the set that does.
-func (e *Engine) healthLoop() {
-	defer e.loops.Done()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-e.stop:
-			return
-		case <-tick.C:
-		}
-		err := e.ping(e.session)
-		if err != nil && e.direct != nil {
-			err = e.ping(e.direct) // queries go to whichever set has connections (see sessions)
-		}
-		was := e.connected.Swap(err == nil)
-		if was != (err == nil) {
-			if err != nil {
-				e.log.Warn("cassandra unreachable", "err", err)
-			} else {
-				e.log.Info("cassandra reachable again")
-			}
-		}
-	}
-}
-
-// ping runs the health probe's query on session s.
-func (e *Engine) ping(s *gocql.Session) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	var v string
-	return s.Query(e.stmts.ping).WithContext(ctx).Consistency(gocql.One).Idempotent(true).Scan(&v)
-}
-
 // ringLoop refreshes the token ring so batches follow topology changes.
 func (e *Engine) ringLoop() {
 	defer e.loops.Done()
@@ -210,10 +174,6 @@ func (e *Engine) Close(ctx context.Context) error {
 	})
 	return e.closeErr
 }
-
-// Connected reports whether the last health probe (run every second in the
-// background) reached Cassandra.
-func (e *Engine) Connected() bool { return e.connected.Load() }
 
 // WriteMetrics writes the engine's metrics in Prometheus text format.
 func (e *Engine) WriteMetrics(w io.Writer) { e.metrics.set.WritePrometheus(w) }

@@ -12,7 +12,7 @@ import (
 //
 // A line per replica set (and consistency level) lets `inflight` units run
 // at once, a unit being one query: a lone task, or several as one grouped
-// query (an IN read, readgroup.go; an UNLOGGED batch, exec.go runBatch).
+// query (an IN read, readgroup.go; an UNLOGGED batch, batch.go).
 // While its line has room a task is admitted like any other, alone: at low
 // load nothing waits and nothing changes. A task arriving at a full line
 // waits in it, holding a place in the pool's queue (so overload still

@@ -31,6 +31,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -212,5 +213,54 @@ func (t *task) ObserveQuery(_ context.Context, q gocql.ObservedQuery) { t.observ
 func (t *task) observeAttempt(err error) {
 	if mayHaveApplied(err) {
 		t.sent = true
+	}
+}
+
+// groupContext is the context of a query for several callers: reads (one
+// leader, or a read group's, readgroup.go) and their followers, or the
+// writes of a batch (lines.take): a lone leader's own;
+// otherwise one that ends at the latest deadline among them and ignores
+// any one caller giving up, so that no reader inherits an earlier deadline
+// than its own. cancel is nil when there is nothing to cancel.
+func groupContext(reads ...*task) (ctx context.Context, cancel context.CancelFunc) {
+	if len(reads) == 1 && len(reads[0].followers) == 0 {
+		return reads[0].ctx, nil
+	}
+	var latest time.Time
+	bounded := true
+	later := func(t *task) {
+		d, ok := t.ctx.Deadline()
+		bounded = bounded && ok
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	for _, t := range reads {
+		later(t)
+		for _, f := range t.followers {
+			later(f)
+		}
+	}
+	detached := context.WithoutCancel(reads[0].ctx)
+	if !bounded {
+		return detached, nil
+	}
+	return context.WithDeadline(detached, latest)
+}
+
+// dropExpired finishes the entries of *list whose caller's deadline passed
+// with ErrTimeout (they are never written), taking each off the list first.
+func dropExpired(list *[]*task, now time.Time) {
+	for i := 0; i < len(*list); {
+		l := *list
+		w := l[i]
+		if !w.expired(now) {
+			i++
+			continue
+		}
+		l[i] = l[len(l)-1]
+		l[len(l)-1] = nil
+		*list = l[:len(l)-1]
+		w.finish(&Error{Kind: ErrTimeout, Op: "batch", Cause: errors.New("deadline passed while batched")})
 	}
 }
