@@ -17,7 +17,7 @@ func (e *Engine) runBatch(t *task) *task {
 	key := t.line
 	// t.batch keeps the live entries until they are finished, so that a
 	// panic (recovered in run) still completes every caller and the guard's
-	// fail hands the line on.
+	// fail starts the line's next unit (leaveLine).
 	dropExpired(&t.batch, time.Now())
 	live := t.batch
 	if len(live) == 0 {

@@ -22,19 +22,19 @@ type Engine struct {
 	// direct, when on, is a second set of connections that writes each frame
 	// at once; queries use it while few run (sessions), so an idle
 	// service answers without the coalescing wait of session's.
-	direct   *gocql.Session
-	inflight atomic.Int64 // tasks executing on workers
-	stmts    statements
-	pool     *pool
-	writes   *lines // batching: nil when BatchMax == 1
-	reads    *lines // read grouping: nil when ReadGroupMax == 1
-	flights  flights
-	updates  updateLines
-	stamps   *stamper
-	walks    chan struct{} // a slot per table walk allowed at once (pages.go)
-	ring     atomic.Pointer[ring]
-	metrics  *engineMetrics
-	exec     func(*task) *task // what a worker does with a task: execute, or a unit test's stand-in
+	direct    *gocql.Session
+	inflight  atomic.Int64 // tasks executing on workers
+	stmts     statements
+	pool      *pool
+	writes    *lines // batching: nil when BatchMax == 1
+	reads     *lines // read grouping: nil when ReadGroupMax == 1
+	flights   flights
+	updates   updateQueues
+	stamps    *stamper
+	walks     chan struct{} // a slot per table walk allowed at once (pages.go)
+	ring      atomic.Pointer[ring]
+	metrics   *engineMetrics
+	executeFn func(*task) *task // what a worker does with a task: execute, or a unit test's stand-in
 
 	connected atomic.Bool
 	closing   atomic.Bool
@@ -55,7 +55,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg, log: cfg.Logger, stop: make(chan struct{})}
 	e.stmts = newStatements(cfg.Keyspace)
 	e.flights.m = make(map[flightKey]flight)
-	e.updates.m = make(map[UUID]line)
+	e.updates.m = make(map[UUID]updateQueue)
 	e.walks = make(chan struct{}, walkLimit(cfg.PoolSize))
 	e.stamps = newStamper()
 
@@ -92,7 +92,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		e.closeSessions()
 		return nil, fmt.Errorf("engine: write timestamp slot (table %s.stamp_slots): %w", cfg.Keyspace, err)
 	}
-	e.exec = e.execute
+	e.executeFn = e.execute
 	e.metrics = newEngineMetrics(e)
 	e.pool, err = newPool(cfg.PoolSize, cfg.QueueDepth, e.run, e.fail)
 	if err != nil {

@@ -43,7 +43,7 @@ func (e *Engine) runOne(t *task) (next *task) {
 		e.expire(t)
 		return nil
 	}
-	return e.exec(t)
+	return e.executeFn(t)
 }
 
 var errExpired = &Error{Kind: ErrTimeout, Op: "queue", Cause: errors.New("deadline passed while queued")}
@@ -54,7 +54,7 @@ func (e *Engine) expire(t *task) {
 	e.fail(t, errExpired)
 }
 
-// execute is what a worker does with each kind of task (e.exec, which unit
+// execute is what a worker does with each kind of task (e.executeFn, which unit
 // tests replace with a query-free stand-in). It returns the task that waited
 // in line behind t, for the worker to run next.
 func (e *Engine) execute(t *task) *task {

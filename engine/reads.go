@@ -57,7 +57,7 @@ func (e *Engine) GetUser(ctx context.Context, id UUID, opt Options) (User, error
 	case !busy:
 		e.flights.m[key] = flight{running: t}
 		e.flights.mu.Unlock()
-		// A refused leader is failed by admit, which lands the flight and
+		// A refused leader is failed by admit, which advances the flight and
 		// fails the readers that queued behind it meanwhile.
 		if err := e.doInLine(e.reads, t); err != nil {
 			return User{}, err
@@ -80,22 +80,23 @@ func (e *Engine) GetUser(ctx context.Context, id UUID, opt Options) (User, error
 	return t.user, nil
 }
 
-// land ends t's query in the flight table and returns the next leader, now
-// the one in flight, for the caller to run (or fail); nil ends the flight.
-// After it returns no reader can join t, so its followers list is final.
-func (e *Engine) land(t *task) *task {
+// advance moves the flight of t, whose query ended, on to its next leader,
+// now the one in flight, and returns it for the caller to run (or fail); nil
+// ends the flight (and is all it does when t leads no flight). After it
+// returns no reader can join t, so its followers list is final.
+func (fs *flights) advance(t *task) *task {
 	key := flightKey{t.id, t.cl}
-	e.flights.mu.Lock()
-	defer e.flights.mu.Unlock()
-	f, ok := e.flights.m[key]
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	f, ok := fs.m[key]
 	if !ok || f.running != t {
 		return nil
 	}
 	if f.next == nil {
-		delete(e.flights.m, key)
+		delete(fs.m, key)
 		return nil
 	}
-	e.flights.m[key] = flight{running: f.next}
+	fs.m[key] = flight{running: f.next}
 	return f.next
 }
 
@@ -143,15 +144,15 @@ func (e *Engine) runGet(t *task) *task {
 			cancel()
 		}
 	}
-	inLine, key := t.inLine, t.line
-	next := e.land(t)
-	if inLine && next != nil {
-		e.reads.wait(key, next)
+	runningUnit, key := t.runningUnit, t.line
+	next := e.flights.advance(t)
+	if runningUnit && next != nil {
+		e.reads.enqueue(key, next)
 		next = nil
 	}
 	finishAll(&t.followers, &t.user, err)
 	t.finish(err)
-	if inLine {
+	if runningUnit {
 		return e.reads.next(key, 0)
 	}
 	return next

@@ -21,10 +21,10 @@ package engine
 //     completed, the caller may release it and the pool may hand it out again.
 //   - A unit of several tasks (a batch, a read group) has no caller: it has
 //     the executor's hold only (lines.unit).
-//   - A task that waits for another (a read's next query, an update behind
-//     one of the same id, a read or write in a full line) is held by that
-//     line until a worker takes it: the worker that completes the task ahead
-//     runs it next (Engine.run).
+//   - A task that waits for another (a read's next query, a read or write in
+//     a full line, an update behind one of the same id in its update queue)
+//     is held by that line or queue until a worker takes it: the worker that
+//     completes the task ahead runs it next (Engine.run).
 //
 // A hold given back more often than it was taken panics with "BUG:", like
 // fasthttp does, instead of recycling a task someone still uses.
@@ -96,11 +96,11 @@ type task struct {
 	next      *task   // kindUpdate: the update of the same id queued behind this one
 
 	// reads and writes in lines (lines.go)
-	line     int  // the line: replica set and consistency
-	inLine   bool // counted as one of the line's running units
-	lineHeld bool // waiting in the line, holding a place in the pool's queue
-	found    bool // kindGet in a group: its row was returned
-	sent     bool // a write: an attempt ended so that it may have been applied (ObserveQuery)
+	line            int  // the line: replica set and consistency
+	runningUnit     bool // counted as one of its line's running units (lineState.running)
+	holdsQueuePlace bool // waiting in the line, holding a place in the pool's queue
+	found           bool // kindGet in a group: its row was returned
+	sent            bool // a write: an attempt ended so that it may have been applied (ObserveQuery)
 
 	err      error
 	done     chan struct{} // buffered(1): signalled once on completion

@@ -11,27 +11,27 @@ import (
 // Updates: UpdateUser, the queue that runs the updates of one id one after
 // another, and the read-merge-write a worker runs for each.
 
-// updateLines runs the updates of one id one after another in this
+// updateQueues runs the updates of one id one after another in this
 // process, so that each reads the row the one before it wrote (stamp.go).
 // An update that reaches a worker while another of its id runs waits in
-// that id's line, off the worker; the worker that completes the update ahead
+// that id's queue, off the worker; the worker that completes the update ahead
 // runs it next (Engine.run).
-type updateLines struct {
+type updateQueues struct {
 	mu sync.Mutex
-	m  map[UUID]line
+	m  map[UUID]updateQueue
 }
 
-type line struct{ head, tail *task } // head runs; the rest hang off next
+type updateQueue struct{ head, tail *task } // head runs; the rest hang off next
 
-// enter reports whether t may run now: it heads its id's line. Otherwise t
+// enter reports whether t may run now: it heads its id's queue. Otherwise t
 // is queued at the tail.
-func (l *updateLines) enter(t *task) bool {
+func (l *updateQueues) enter(t *task) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	ln, busy := l.m[t.id]
 	switch {
 	case !busy:
-		l.m[t.id] = line{head: t, tail: t}
+		l.m[t.id] = updateQueue{head: t, tail: t}
 		return true
 	case ln.head == t:
 		return true
@@ -42,9 +42,9 @@ func (l *updateLines) enter(t *task) bool {
 	return false
 }
 
-// leave takes t, the head, off its line and returns the new head, or nil
-// when the line ends (or t never headed one).
-func (l *updateLines) leave(t *task) *task {
+// leave takes t, the head, off its queue and returns the new head, or nil
+// when the queue ends (or t never headed one).
+func (l *updateQueues) leave(t *task) *task {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	ln, ok := l.m[t.id]
@@ -76,7 +76,7 @@ func (e *Engine) UpdateUser(ctx context.Context, id UUID, patch UserPatch, opt O
 
 // runUpdates runs an update once no other update of its id runs in this
 // process, and returns the one queued behind it. An update that arrives
-// while another of its id runs waits in that id's line, off the worker.
+// while another of its id runs waits in that id's queue, off the worker.
 func (e *Engine) runUpdates(t *task) *task {
 	if !e.updates.enter(t) {
 		return nil // the worker of the update ahead runs it

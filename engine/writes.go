@@ -111,9 +111,9 @@ func (e *Engine) bindWrite(t *task) (string, []any) {
 // runLoneWrite runs a write that is a unit of its own and returns its
 // line's next unit (nil outside lines: batching off).
 func (e *Engine) runLoneWrite(t *task) *task {
-	inLine, key := t.inLine, t.line
+	runningUnit, key := t.runningUnit, t.line
 	err := e.runWrite(t)
-	if !inLine {
+	if !runningUnit {
 		t.finish(err)
 		return nil
 	}
