@@ -43,7 +43,7 @@ func newProxiedEngine(t *testing.T, mutate func(*Config)) (*Engine, *cqlproxy.Pr
 // gives up while the batch is on the wire must not fail the others
 // (issue 21, item 9).
 func TestBatchSurvivesAMemberGivingUp(t *testing.T) {
-	e, p := newProxiedEngine(t, func(c *Config) { c.BatchMax = 8; c.BatchInflight = 1 })
+	e, p := newProxiedEngine(t, func(c *Config) { c.BatchMax = 8; c.BatchInflight = 1; c.BatchFixed = true })
 	releaseLone, releaseBatch := make(chan struct{}), make(chan struct{})
 	loneSent, batchSent := make(chan struct{}, 1), make(chan struct{}, 1)
 	p.SetRule(func(f cqlproxy.Frame) cqlproxy.Action {
