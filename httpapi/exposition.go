@@ -41,7 +41,9 @@ var metricHelp = map[string]string{
 	"userapi_engine_pool_waiting":                   "Tasks queued for a worker.",
 	"userapi_engine_pool_capacity":                  "Tasks the pool admits at once: workers plus queue slots.",
 	"userapi_engine_cassandra_connected":            "1 while the engine reaches Cassandra, 0 otherwise.",
-	"userapi_engine_batch_max":                      "Configured writes per batch (-batch-max).",
+	"userapi_engine_batch_max":                      "Writes per batch in force now: -batch-max, or the adaptive tuner's choice up to it.",
+	"userapi_engine_batch_inflight_limit":           "Batches (or lone writes) of one replica set in flight at once now: -batch-inflight, or the tuner's choice.",
+	"userapi_engine_batch_probes":                   "The adaptive batch tuner's probes of a neighbouring batch size, by outcome (accepted, rejected, abandoned).",
 }
 
 // helpFor returns a family's help text, or "" when none is known.
