@@ -159,7 +159,7 @@ func TestPagingVisitsEveryRowOnce(t *testing.T) {
 }
 
 func TestConcurrentCreatesThroughWriteLines(t *testing.T) {
-	e := newTestEngine(t, nil)
+	e := newTestEngine(t, func(c *Config) { c.BatchFixed = true }) // batches from the start, not once the tuner climbs
 	ctx := reqCtx(t)
 	const n = 200
 	ids := make([]UUID, n)
@@ -231,7 +231,7 @@ func TestOverloadFailsFast(t *testing.T) {
 
 func TestCloseFlushesPendingWrites(t *testing.T) {
 	// A long linger keeps writes waiting in their lines until Close flushes them.
-	e := newTestEngine(t, func(c *Config) { c.BatchLinger = 30 * time.Second; c.BatchMax = 100 })
+	e := newTestEngine(t, func(c *Config) { c.BatchLinger = 30 * time.Second; c.BatchMax = 100; c.BatchFixed = true })
 	ctx := reqCtx(t)
 	const n = 25
 	var wg sync.WaitGroup
