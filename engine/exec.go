@@ -54,9 +54,9 @@ func (e *Engine) expire(t *task) {
 	e.fail(t, errExpired)
 }
 
-// execute is what a worker does with each kind of task (e.executeFn, which unit
-// tests replace with a query-free stand-in). It returns the task that waited
-// in line behind t, for the worker to run next.
+// execute is what a worker does with each kind of task (e.executeFn, which
+// unit tests replace with a query-free stand-in). It returns the task that
+// waited in line behind t, for the worker to run next.
 func (e *Engine) execute(t *task) *task {
 	switch t.kind {
 	case kindGet:

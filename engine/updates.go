@@ -25,40 +25,40 @@ type updateQueue struct{ head, tail *task } // head runs; the rest hang off next
 
 // enter reports whether t may run now: it heads its id's queue. Otherwise t
 // is queued at the tail.
-func (l *updateQueues) enter(t *task) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ln, busy := l.m[t.id]
+func (uq *updateQueues) enter(t *task) bool {
+	uq.mu.Lock()
+	defer uq.mu.Unlock()
+	q, busy := uq.m[t.id]
 	switch {
 	case !busy:
-		l.m[t.id] = updateQueue{head: t, tail: t}
+		uq.m[t.id] = updateQueue{head: t, tail: t}
 		return true
-	case ln.head == t:
+	case q.head == t:
 		return true
 	}
-	ln.tail.next = t
-	ln.tail = t
-	l.m[t.id] = ln
+	q.tail.next = t
+	q.tail = t
+	uq.m[t.id] = q
 	return false
 }
 
 // leave takes t, the head, off its queue and returns the new head, or nil
 // when the queue ends (or t never headed one).
-func (l *updateQueues) leave(t *task) *task {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ln, ok := l.m[t.id]
-	if !ok || ln.head != t {
+func (uq *updateQueues) leave(t *task) *task {
+	uq.mu.Lock()
+	defer uq.mu.Unlock()
+	q, ok := uq.m[t.id]
+	if !ok || q.head != t {
 		return nil
 	}
 	next := t.next
 	t.next = nil
 	if next == nil {
-		delete(l.m, t.id)
+		delete(uq.m, t.id)
 		return nil
 	}
-	ln.head = next
-	l.m[t.id] = ln
+	q.head = next
+	uq.m[t.id] = q
 	return next
 }
 
