@@ -223,20 +223,20 @@ func (e *Engine) fail(t *task, err error) {
 	var behind *task // a task waiting in line behind t
 	switch t.kind {
 	case kindGet:
-		behind = e.land(t)
+		behind = e.flights.advance(t)
 	case kindUpdate:
 		behind = e.updates.leave(t)
 	case kindReadGroup:
-		for len(t.batch) > 0 { // each read lands its flight
+		for len(t.batch) > 0 { // each read advances its flight
 			r := t.batch[len(t.batch)-1]
 			t.batch = t.batch[:len(t.batch)-1]
 			e.fail(r, err)
 		}
 	}
-	inLine := t.inLine
+	runningUnit := t.runningUnit
 	finishAll(&t.followers, nil, err)
 	finishAll(&t.batch, nil, err)
-	if inLine {
+	if runningUnit {
 		e.leaveLine(t) // before finish: t is the caller's again after it
 	}
 	t.finish(err)

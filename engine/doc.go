@@ -9,8 +9,13 @@
 //
 // A request's path, one file per step:
 //
-//	reads.go, writes.go, pages.go  the caller's side: GetUser (with coalescing),
-//	                               Create/Update/DeleteUser, ListUsers/StreamUsers
+//	reads.go                       the caller's side of each kind of task, with
+//	writes.go, batch.go            the CQL a worker runs for it beside it: GetUser
+//	updates.go                     (coalescing) and its query; Create/DeleteUser and
+//	pages.go                       a lone write; a write line's UNLOGGED batch and
+//	health.go                      its routing observer; UpdateUser, its per-id
+//	                               queue and read-merge-write; ListUsers/StreamUsers
+//	                               and a page; ProbeRead and the health probe
 //	lines.go                       grouped/batched: reads and writes that queue up,
 //	                               per replica set; the worker that ends a query
 //	                               of a line takes those waiting as its next one
@@ -23,15 +28,16 @@
 //	                               waiting in lines
 //	pool.go                        queued and dispatched to the ants workers
 //	exec.go                        executed on a worker: the worker loop, the panic
-//	                               guard and the CQL of every task kind but the
-//	                               grouped read (readgroup.go), UNLOGGED batches
-//	                               included
+//	                               guard, dispatch by task kind, and onSessions,
+//	                               the fallback between the two sets of
+//	                               connections that every query goes through
 //	task.go                        completed: the request object and its lifecycle
 //	                               (who holds it, who completes it, who recycles it)
 //
 // Beside them: stamp.go (the write timestamps that order updates),
 // engine.go (New, Close, background loops), connect.go (driver and TLS
-// settings; the two sets of connections and the fallback between them),
+// settings; the two sets of connections and when a query may run on the
+// other), tuner.go (the adaptive batch size and in-flight limit),
 // config.go, types.go (the public value types), errors.go (the
 // kinds: sentinel and metric label), metrics.go, schema.go (CQL text),
 // ring.go and murmur3.go (the token ring the lines group by).

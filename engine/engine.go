@@ -22,19 +22,19 @@ type Engine struct {
 	// direct, when on, is a second set of connections that writes each frame
 	// at once; queries use it while few run (sessions), so an idle
 	// service answers without the coalescing wait of session's.
-	direct   *gocql.Session
-	inflight atomic.Int64 // tasks executing on workers
-	stmts    statements
-	pool     *pool
-	writes   *lines // batching: nil when BatchMax == 1
-	reads    *lines // read grouping: nil when ReadGroupMax == 1
-	flights  flights
-	updates  updateLines
-	stamps   *stamper
-	walks    chan struct{} // a slot per table walk allowed at once (pages.go)
-	ring     atomic.Pointer[ring]
-	metrics  *engineMetrics
-	exec     func(*task) *task // what a worker does with a task: execute, or a unit test's stand-in
+	direct    *gocql.Session
+	inflight  atomic.Int64 // tasks executing on workers
+	stmts     statements
+	pool      *pool
+	writes    *lines // batching: nil when BatchMax == 1
+	reads     *lines // read grouping: nil when ReadGroupMax == 1
+	flights   flights
+	updates   updateQueues
+	stamps    *stamper
+	walks     chan struct{} // a slot per table walk allowed at once (pages.go)
+	ring      atomic.Pointer[ring]
+	metrics   *engineMetrics
+	executeFn func(*task) *task // what a worker does with a task: execute, or a unit test's stand-in
 
 	connected atomic.Bool
 	closing   atomic.Bool
@@ -55,7 +55,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg, log: cfg.Logger, stop: make(chan struct{})}
 	e.stmts = newStatements(cfg.Keyspace)
 	e.flights.m = make(map[flightKey]flight)
-	e.updates.m = make(map[UUID]line)
+	e.updates.m = make(map[UUID]updateQueue)
 	e.walks = make(chan struct{}, walkLimit(cfg.PoolSize))
 	e.stamps = newStamper()
 
@@ -92,7 +92,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		e.closeSessions()
 		return nil, fmt.Errorf("engine: write timestamp slot (table %s.stamp_slots): %w", cfg.Keyspace, err)
 	}
-	e.exec = e.execute
+	e.executeFn = e.execute
 	e.metrics = newEngineMetrics(e)
 	e.pool, err = newPool(cfg.PoolSize, cfg.QueueDepth, e.run, e.fail)
 	if err != nil {
@@ -112,42 +112,6 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	go e.ringLoop()
 	go e.slotLoop()
 	return e, nil
-}
-
-// healthLoop probes Cassandra every second, off the pool so that overload
-// never looks like an outage. Cassandra counts as reachable while either set
-// of connections reaches it: queries fall back to the set that does.
-func (e *Engine) healthLoop() {
-	defer e.loops.Done()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-e.stop:
-			return
-		case <-tick.C:
-		}
-		err := e.ping(e.session)
-		if err != nil && e.direct != nil {
-			err = e.ping(e.direct) // queries go to whichever set has connections (see sessions)
-		}
-		was := e.connected.Swap(err == nil)
-		if was != (err == nil) {
-			if err != nil {
-				e.log.Warn("cassandra unreachable", "err", err)
-			} else {
-				e.log.Info("cassandra reachable again")
-			}
-		}
-	}
-}
-
-// ping runs the health probe's query on session s.
-func (e *Engine) ping(s *gocql.Session) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	var v string
-	return s.Query(e.stmts.ping).WithContext(ctx).Consistency(gocql.One).Idempotent(true).Scan(&v)
 }
 
 // ringLoop refreshes the token ring so batches follow topology changes.
@@ -210,10 +174,6 @@ func (e *Engine) Close(ctx context.Context) error {
 	})
 	return e.closeErr
 }
-
-// Connected reports whether the last health probe (run every second in the
-// background) reached Cassandra.
-func (e *Engine) Connected() bool { return e.connected.Load() }
 
 // WriteMetrics writes the engine's metrics in Prometheus text format.
 func (e *Engine) WriteMetrics(w io.Writer) { e.metrics.set.WritePrometheus(w) }

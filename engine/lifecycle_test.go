@@ -133,7 +133,7 @@ func TestUpdatesOfOneIDRunInOrder(t *testing.T) {
 func TestPanicMidFollowersFinishesEachOnce(t *testing.T) {
 	before := liveTasks.Load()
 	e := testEngine(t, 1, 4, func(e *Engine, tk *task) *task {
-		e.land(tk)
+		e.flights.advance(tk)
 		f := tk.followers[len(tk.followers)-1]
 		tk.followers = tk.followers[:len(tk.followers)-1]
 		f.finish(nil)

@@ -12,7 +12,7 @@ import (
 //
 // A line per replica set (and consistency level) lets `inflight` units run
 // at once, a unit being one query: a lone task, or several as one grouped
-// query (an IN read, readgroup.go; an UNLOGGED batch, exec.go runBatch).
+// query (an IN read, readgroup.go; an UNLOGGED batch, batch.go).
 // While its line has room a task is admitted like any other, alone: at low
 // load nothing waits and nothing changes. A task arriving at a full line
 // waits in it, holding a place in the pool's queue (so overload still
@@ -110,7 +110,7 @@ func (ls *lines) placeLocked(t *task) (l *lineState, alone bool) {
 	l = ls.state(t.line)
 	if l.running < ls.limit() && ls.linger == 0 {
 		l.running++
-		t.inLine = true
+		t.runningUnit = true
 		return l, true
 	}
 	return l, false
@@ -140,7 +140,7 @@ func (e *Engine) enter(ls *lines, t *task) error {
 		ls.mu.Unlock()
 		return e.refuse(t, err)
 	}
-	t.lineHeld = true
+	t.holdsQueuePlace = true
 	u := ls.queueLocked(l, t)
 	ls.mu.Unlock()
 	ls.submit(u)
@@ -174,7 +174,7 @@ func (e *Engine) enterAll(ls *lines, ts []*task) {
 			alone = append(alone, t)
 			continue
 		}
-		t.lineHeld = true
+		t.holdsQueuePlace = true
 		if u := ls.queueLocked(l, t); u.t != nil {
 			units = append(units, u)
 		}
@@ -253,11 +253,12 @@ func (ls *lines) flush() {
 	}
 }
 
-// wait puts t, an admitted task (the next query of a hot id, which a
+// enqueue puts t, an admitted task (the next query of a hot id, which a
 // running query of line key made the flight's running one), at the end of
-// the line. The unit that ends next takes it, or, if that one fails, the
-// unit leaveLine hands on: a task in the line is never lost.
-func (ls *lines) wait(key int, t *task) {
+// the line; it never blocks (unlike task.wait). The unit that ends next
+// takes it, or, if that one fails, the unit leaveLine starts: a task in the
+// line is never lost.
+func (ls *lines) enqueue(key int, t *task) {
 	ls.mu.Lock()
 	t.line = key
 	l := ls.m[key]
@@ -271,7 +272,7 @@ func (ls *lines) wait(key int, t *task) {
 // waiting task alone, several as a group, or nil when none waits. Its
 // members' places in the pool's queue go back.
 func (ls *lines) next(key, rows int) *task {
-	u := ls.handOn(key)
+	u := ls.endUnit(key)
 	if ls.tuner != nil {
 		ls.tuner.done(rows, u.t != nil)
 	}
@@ -279,9 +280,9 @@ func (ls *lines) next(key, rows int) *task {
 	return u.t
 }
 
-// handOn ends one unit of line key and takes the line's next unit, if any,
+// endUnit ends one unit of line key and takes the line's next unit, if any,
 // its members still holding their places.
-func (ls *lines) handOn(key int) unit {
+func (ls *lines) endUnit(key int) unit {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	l := ls.m[key]
@@ -330,8 +331,8 @@ func (ls *lines) take(key int, l *lineState) unit {
 	n := ls.unitLen(l.waiting)
 	held := 0
 	for _, t := range l.waiting[:n] {
-		if t.lineHeld {
-			t.lineHeld = false
+		if t.holdsQueuePlace {
+			t.holdsQueuePlace = false
 			held++
 		}
 	}
@@ -350,7 +351,7 @@ func (ls *lines) take(key int, l *lineState) unit {
 		l.timer = nil
 	}
 	if n == 1 {
-		lone.inLine = true
+		lone.runningUnit = true
 		return unit{lone, held}
 	}
 	// The unit runs under a context of its own that ends at its members'
@@ -361,13 +362,13 @@ func (ls *lines) take(key int, l *lineState) unit {
 	g := acquireTask(ctx, ls.kind, members[0].cl)
 	g.cancel = cancel
 	g.refs.Store(1) // no caller waits on a unit, only its members' callers
-	g.batch, g.line, g.inLine = members, key, true
+	g.batch, g.line, g.runningUnit = members, key, true
 	return unit{g, held}
 }
 
 // submitUnit hands a unit taken off a line to the pool on one of its
 // members' places in the queue, giving the others back. Only a unit whose
-// members held none (a read flight's next queries, lines.wait) can be
+// members held none (a read flight's next queries, lines.enqueue) can be
 // refused for overload. A refused unit is failed, and leaves the line in
 // turn (leaveLine).
 func (e *Engine) submitUnit(u unit) {
@@ -384,7 +385,7 @@ func (e *Engine) submitUnit(u unit) {
 // leaveLine ends the unit t was, after t failed, and hands the line's next
 // unit to the pool.
 func (e *Engine) leaveLine(t *task) {
-	t.inLine = false
+	t.runningUnit = false
 	ls := e.linesOf(t)
-	ls.submit(ls.handOn(t.line))
+	ls.submit(ls.endUnit(t.line))
 }

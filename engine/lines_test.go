@@ -20,10 +20,10 @@ type recordedBatch struct {
 // finishWriteUnit completes a write line's unit as if Cassandra took it, and
 // returns the line's next unit as runLoneWrite and runBatch do.
 func finishWriteUnit(e *Engine, tk *task) *task {
-	inLine, key := tk.inLine, tk.line
+	runningUnit, key := tk.runningUnit, tk.line
 	finishAll(&tk.batch, nil, nil)
 	tk.finish(nil)
-	if inLine {
+	if runningUnit {
 		return e.writes.next(key, 1)
 	}
 	return nil

@@ -6,12 +6,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"time"
 
 	"github.com/gocql/gocql"
 )
 
 // Pages, the caller's side: ListUsers and StreamUsers, and the page-state
-// token a walk resumes from. Each page is one task (runPage in exec.go).
+// token a walk resumes from. Each page is one task (runPage, run on a worker).
 
 // Page-state tokens carry the partition token a walk resumes after, as
 // base64url(version | state) with an 8-byte big-endian state: 12 characters.
@@ -163,4 +164,57 @@ func (e *Engine) streamPage(ctx context.Context, cl gocql.Consistency, fetchSize
 		return 0, true, nil
 	}
 	return len(rows), true, fn(rows)
+}
+
+// runPage fetches one page of at most t.limit rows after the token in
+// t.state (none: from the start) and sets t.state to where the next page
+// starts, or empty when no row follows.
+//
+// Pages walk the ring by token instead of using Cassandra's paging state:
+// each partition is one row, so "token(id) > last" resumes exactly, and
+// asking for one row more than the page tells whether a next page exists;
+// a walk never ends with an empty page.
+func (e *Engine) runPage(t *task) error {
+	start := time.Now()
+	var more bool
+	err := e.onSessions(func(s *gocql.Session) (err error) {
+		more, err = e.readPage(s, t)
+		return err
+	})
+	t.state = t.state[:0]
+	if more {
+		last := t.users[len(t.users)-1].ID
+		t.state = binary.BigEndian.AppendUint64(t.state, uint64(murmur3Token(last[:])))
+	}
+	e.metrics.observe("list", start, err)
+	return classify("list", err)
+}
+
+// readPage reads, on session s, the rows of t's page into t.users and
+// reports whether a row follows them.
+func (e *Engine) readPage(s *gocql.Session, t *task) (more bool, err error) {
+	var q *gocql.Query
+	if len(t.state) == 8 {
+		after := int64(binary.BigEndian.Uint64(t.state))
+		q = s.Query(e.stmts.listFrom, after, t.limit+1)
+	} else {
+		q = s.Query(e.stmts.list, t.limit+1)
+	}
+	iter := q.WithContext(t.ctx).Consistency(t.cl).Idempotent(true).PageSize(t.limit + 1).Iter()
+	t.users = t.users[:0]
+	var (
+		id gocql.UUID
+		u  User
+	)
+	for iter.Scan(&id, &u.Name, &u.Email, &u.Age, &u.CreatedAt, &u.UpdatedAt) {
+		if len(t.users) == t.limit {
+			more = true
+			break
+		}
+		u.ID = UUID(id)
+		u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+		t.users = append(t.users, u)
+		u = User{}
+	}
+	return more, iter.Close()
 }

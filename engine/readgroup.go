@@ -24,13 +24,14 @@ import (
 
 // runReadGroup sends one IN query for the reads of group g and answers
 // each; it returns the line's next query. The next query of each id, which
-// readers joined meanwhile, goes into the line at once (wait), so a panic
-// here loses none: the guard fails g, and leaveLine hands the line on.
+// readers joined meanwhile, goes into the line at once (lines.enqueue), so a
+// panic here loses none: the guard fails g, and leaveLine starts the line's
+// next unit.
 func (e *Engine) runReadGroup(g *task) *task {
 	now, key := time.Now(), g.line
-	landed := func(t *task) {
-		if n := e.land(t); n != nil {
-			e.reads.wait(key, n)
+	advance := func(t *task) { // t's flight, its next query queued in g's line
+		if n := e.flights.advance(t); n != nil {
+			e.reads.enqueue(key, n)
 		}
 	}
 	// A read whose callers all gave up is answered now and left out, taken
@@ -46,7 +47,7 @@ func (e *Engine) runReadGroup(g *task) *task {
 		g.batch[i], g.batch[last] = g.batch[last], nil
 		g.batch = g.batch[:last]
 		e.metrics.expired.Inc()
-		landed(t)
+		advance(t)
 		t.finish(errExpired)
 	}
 	if len(g.batch) == 1 {
@@ -54,7 +55,7 @@ func (e *Engine) runReadGroup(g *task) *task {
 		// g's place, run by the worker loop (so the panic guard sees it).
 		t := g.batch[0]
 		g.batch = g.batch[:0]
-		t.inLine = true
+		t.runningUnit = true
 		g.finish(nil)
 		return t
 	}
@@ -68,7 +69,7 @@ func (e *Engine) runReadGroup(g *task) *task {
 			if terr == nil && !t.found {
 				terr = errNotFoundGroup
 			}
-			landed(t)
+			advance(t)
 			finishAll(&t.followers, &t.user, terr)
 			t.finish(terr)
 		}
@@ -91,12 +92,7 @@ func (e *Engine) readRows(g *task) error {
 		ids[i] = gocql.UUID(t.id)
 	}
 	start := time.Now()
-	var err error
-	for s, other := e.sessions(); ; s, other = other, nil {
-		if err = e.scanGroup(ctx, s, g, ids); !unsent(err, other) {
-			break
-		}
-	}
+	err := e.onSessions(func(s *gocql.Session) error { return e.scanGroup(ctx, s, g, ids) })
 	e.metrics.observe("get_group", start, err)
 	return classify("get", err)
 }

@@ -21,13 +21,13 @@ func rowOf(id UUID) User { return User{ID: id, Name: "row " + id.String()} }
 // lineRead is the query-free stand-in of runGet (kindGet) and runReadGroup
 // (kindReadGroup), with their bookkeeping: each read, taken off the group
 // first, gets errExpired if its caller's deadline passed and no follower is
-// left, else rowOf(id); it lands its flight (a unit counted in a line puts
-// the flight's next query into the line at once, e.reads.wait), answers its
+// left, else rowOf(id); it advances its flight (a unit counted in a line puts
+// the flight's next query into the line at once, e.reads.enqueue), answers its
 // followers and finishes; a group finishes last. Then a unit counted in a
 // line returns e.reads.next(line); one outside lines returns its flight's
 // next query, as runGet does.
 func lineRead(e *Engine, tk *task) *task {
-	inLine, key := tk.inLine, tk.line
+	runningUnit, key := tk.runningUnit, tk.line
 	var next *task
 	answer := func(r *task) {
 		now := time.Now()
@@ -38,9 +38,9 @@ func lineRead(e *Engine, tk *task) *task {
 		} else {
 			r.user = rowOf(r.id)
 		}
-		if n := e.land(r); n != nil {
-			if inLine {
-				e.reads.wait(key, n)
+		if n := e.flights.advance(r); n != nil {
+			if runningUnit {
+				e.reads.enqueue(key, n)
 			} else {
 				next = n
 			}
@@ -58,7 +58,7 @@ func lineRead(e *Engine, tk *task) *task {
 	} else {
 		answer(tk) // tk is its caller's again: not used after this
 	}
-	if inLine {
+	if runningUnit {
 		return e.reads.next(key, 0)
 	}
 	return next
@@ -131,7 +131,7 @@ func flightWaits(e *Engine, id UUID) func() bool {
 	}
 }
 
-func flightsLanded(e *Engine) bool {
+func flightsEnded(e *Engine) bool {
 	e.flights.mu.Lock()
 	defer e.flights.mu.Unlock()
 	return len(e.flights.m) == 0
@@ -146,7 +146,7 @@ func settle(t *testing.T, e *Engine, before int64) {
 	require.NoError(t, e.pool.close(ctx))
 	assert.Eventually(t, func() bool { return liveTasks.Load() == before }, 2*time.Second, time.Millisecond,
 		"every task recycled (%d live, want %d)", liveTasks.Load(), before)
-	assert.True(t, flightsLanded(e), "every flight landed")
+	assert.True(t, flightsEnded(e), "every flight ended")
 	if e.reads != nil {
 		w, r := linesCount(e.reads)
 		assert.Equal(t, [2]int{0, 0}, [2]int{w, r}, "no read waits or runs in a line")
@@ -306,10 +306,10 @@ func TestReadLineWaiterTimesOut(t *testing.T) {
 func TestReadGroupingOffReadsAlone(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	before, ctx := liveTasks.Load(), testCtx(t)
-	var inLines atomic.Int32
+	var lineTasks atomic.Int32
 	e := testEngine(t, 2, 256, func(e *Engine, tk *task) *task {
-		if tk.kind != kindGet || tk.inLine || tk.lineHeld {
-			inLines.Add(1)
+		if tk.kind != kindGet || tk.runningUnit || tk.holdsQueuePlace {
+			lineTasks.Add(1)
 		}
 		time.Sleep(100 * time.Microsecond)
 		return lineRead(e, tk)
@@ -331,7 +331,7 @@ func TestReadGroupingOffReadsAlone(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	assert.Zero(t, inLines.Load(), "a task ran in a read line")
+	assert.Zero(t, lineTasks.Load(), "a task ran in a read line")
 	settle(t, e, before)
 }
 
@@ -411,5 +411,5 @@ func TestReadGroupPanicKeepsNextQueryOfExpiredRead(t *testing.T) {
 	}
 	r := <-next
 	assert.Less(t, r.took, 500*time.Millisecond, "the next read of the id completed at once (err %v), not at its deadline", r.err)
-	assert.True(t, flightsLanded(e), "every flight landed")
+	assert.True(t, flightsEnded(e), "every flight ended")
 }

@@ -21,16 +21,17 @@ package engine
 //     completed, the caller may release it and the pool may hand it out again.
 //   - A unit of several tasks (a batch, a read group) has no caller: it has
 //     the executor's hold only (lines.unit).
-//   - A task that waits for another (a read's next query, an update behind
-//     one of the same id, a read or write in a full line) is held by that
-//     line until a worker takes it: the worker that completes the task ahead
-//     runs it next (Engine.run).
+//   - A task that waits for another (a read's next query, a read or write in
+//     a full line, an update behind one of the same id in its update queue)
+//     is held by that line or queue until a worker takes it: the worker that
+//     completes the task ahead runs it next (Engine.run).
 //
 // A hold given back more often than it was taken panics with "BUG:", like
 // fasthttp does, instead of recycling a task someone still uses.
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,11 +96,11 @@ type task struct {
 	next      *task   // kindUpdate: the update of the same id queued behind this one
 
 	// reads and writes in lines (lines.go)
-	line     int  // the line: replica set and consistency
-	inLine   bool // counted as one of the line's running units
-	lineHeld bool // waiting in the line, holding a place in the pool's queue
-	found    bool // kindGet in a group: its row was returned
-	sent     bool // a write: an attempt ended so that it may have been applied (ObserveQuery)
+	line            int  // the line: replica set and consistency
+	runningUnit     bool // counted as one of its line's running units (lineState.running)
+	holdsQueuePlace bool // waiting in the line, holding a place in the pool's queue
+	found           bool // kindGet in a group: its row was returned
+	sent            bool // a write: an attempt ended so that it may have been applied (ObserveQuery)
 
 	err      error
 	done     chan struct{} // buffered(1): signalled once on completion
@@ -212,5 +213,54 @@ func (t *task) ObserveQuery(_ context.Context, q gocql.ObservedQuery) { t.observ
 func (t *task) observeAttempt(err error) {
 	if mayHaveApplied(err) {
 		t.sent = true
+	}
+}
+
+// groupContext is the context of a query for several callers: reads (one
+// leader, or a read group's, readgroup.go) and their followers, or the
+// writes of a batch (lines.take): a lone leader's own;
+// otherwise one that ends at the latest deadline among them and ignores
+// any one caller giving up, so that no reader inherits an earlier deadline
+// than its own. cancel is nil when there is nothing to cancel.
+func groupContext(reads ...*task) (ctx context.Context, cancel context.CancelFunc) {
+	if len(reads) == 1 && len(reads[0].followers) == 0 {
+		return reads[0].ctx, nil
+	}
+	var latest time.Time
+	bounded := true
+	later := func(t *task) {
+		d, ok := t.ctx.Deadline()
+		bounded = bounded && ok
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	for _, t := range reads {
+		later(t)
+		for _, f := range t.followers {
+			later(f)
+		}
+	}
+	detached := context.WithoutCancel(reads[0].ctx)
+	if !bounded {
+		return detached, nil
+	}
+	return context.WithDeadline(detached, latest)
+}
+
+// dropExpired finishes the entries of *list whose caller's deadline passed
+// with ErrTimeout (they are never written), taking each off the list first.
+func dropExpired(list *[]*task, now time.Time) {
+	for i := 0; i < len(*list); {
+		l := *list
+		w := l[i]
+		if !w.expired(now) {
+			i++
+			continue
+		}
+		l[i] = l[len(l)-1]
+		l[len(l)-1] = nil
+		*list = l[:len(l)-1]
+		w.finish(&Error{Kind: ErrTimeout, Op: "batch", Cause: errors.New("deadline passed while batched")})
 	}
 }

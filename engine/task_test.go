@@ -67,7 +67,7 @@ func TestTaskExpired(t *testing.T) {
 
 // fakeGet completes a read as runGet does, with tk.user as the row.
 func fakeGet(e *Engine, tk *task) *task {
-	next := e.land(tk)
+	next := e.flights.advance(tk)
 	finishAll(&tk.followers, &tk.user, nil)
 	tk.finish(nil)
 	return next
@@ -79,10 +79,10 @@ func testEngine(t testing.TB, size, depth int, fn func(e *Engine, tk *task) *tas
 	t.Helper()
 	e := &Engine{cfg: Config{BatchMax: 1}.Defaults(), log: slog.New(slog.NewTextHandler(io.Discard, nil)), stop: make(chan struct{})}
 	e.flights.m = make(map[flightKey]flight)
-	e.updates.m = make(map[UUID]line)
+	e.updates.m = make(map[UUID]updateQueue)
 	e.walks = make(chan struct{}, walkLimit(e.cfg.PoolSize))
 	e.stamps = newStamper()
-	e.exec = func(tk *task) *task { return fn(e, tk) }
+	e.executeFn = func(tk *task) *task { return fn(e, tk) }
 	e.metrics = newEngineMetrics(e)
 	var err error
 	e.pool, err = newPool(size, depth, e.run, e.fail)

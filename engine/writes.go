@@ -5,13 +5,15 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"sync"
+	"time"
+
+	"github.com/gocql/gocql"
 )
 
-// Writes, the caller's side: creates and deletes go through the write
-// lines (lines.go), which batch writes of one replica set as they queue up;
-// updates run as one read-merge-write task. The statements run on a worker
-// (exec.go).
+// Writes: creates and deletes go through the write lines (lines.go), which
+// batch writes of one replica set as they queue up; a worker runs a write
+// that is a unit of its own here, and a batch of several in batch.go.
+// Updates are in updates.go.
 
 // newID returns a random (version 4) UUID.
 func newID() UUID {
@@ -20,57 +22,6 @@ func newID() UUID {
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
 	return u
-}
-
-// updateLines runs the updates of one id one after another in this
-// process, so that each reads the row the one before it wrote (stamp.go).
-// An update that reaches a worker while another of its id runs waits in
-// that id's line, off the worker; the worker that completes the update ahead
-// runs it next (Engine.run).
-type updateLines struct {
-	mu sync.Mutex
-	m  map[UUID]line
-}
-
-type line struct{ head, tail *task } // head runs; the rest hang off next
-
-// enter reports whether t may run now: it heads its id's line. Otherwise t
-// is queued at the tail.
-func (l *updateLines) enter(t *task) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ln, busy := l.m[t.id]
-	switch {
-	case !busy:
-		l.m[t.id] = line{head: t, tail: t}
-		return true
-	case ln.head == t:
-		return true
-	}
-	ln.tail.next = t
-	ln.tail = t
-	l.m[t.id] = ln
-	return false
-}
-
-// leave takes t, the head, off its line and returns the new head, or nil
-// when the line ends (or t never headed one).
-func (l *updateLines) leave(t *task) *task {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ln, ok := l.m[t.id]
-	if !ok || ln.head != t {
-		return nil
-	}
-	next := t.next
-	t.next = nil
-	if next == nil {
-		delete(l.m, t.id)
-		return nil
-	}
-	ln.head = next
-	l.m[t.id] = ln
-	return next
 }
 
 // CreateUser writes one user through its replica set's write line and
@@ -139,22 +90,55 @@ func (e *Engine) CreateUsers(ctx context.Context, in []NewUser, opt Options) ([]
 	return written, firstErr
 }
 
-// UpdateUser merges patch into the stored user. It returns ErrNotFound when
-// the user does not exist, and never re-creates a deleted user.
-func (e *Engine) UpdateUser(ctx context.Context, id UUID, patch UserPatch, opt Options) (User, error) {
-	t := acquireTask(ctx, kindUpdate, e.consistency(opt))
-	defer t.release()
-	t.id, t.patch = id, patch
-	if err := e.do(t); err != nil {
-		return User{}, err
-	}
-	return t.user, nil
-}
-
 // DeleteUser deletes a user; deleting a missing user succeeds.
 func (e *Engine) DeleteUser(ctx context.Context, id UUID, opt Options) error {
 	t := acquireTask(ctx, kindWrite, e.consistency(opt))
 	defer t.release()
 	t.op, t.id = opDelete, id
 	return e.doInLine(e.writes, t)
+}
+
+// bindWrite returns the statement and values of a write task.
+func (e *Engine) bindWrite(t *task) (string, []any) {
+	id := gocql.UUID(t.id)
+	if t.op == opDelete {
+		return e.stmts.del, []any{tombstoneTimestamp, id}
+	}
+	u := &t.user
+	return e.stmts.insert, []any{id, u.Name, u.Email, u.Age, u.CreatedAt, u.UpdatedAt, t.stamp}
+}
+
+// runLoneWrite runs a write that is a unit of its own and returns its
+// line's next unit (nil outside lines: batching off).
+func (e *Engine) runLoneWrite(t *task) *task {
+	runningUnit, key := t.runningUnit, t.line
+	err := e.runWrite(t)
+	if !runningUnit {
+		t.finish(err)
+		return nil
+	}
+	e.metrics.batchSize.Update(1)
+	t.finish(err)
+	return e.writes.next(key, acked(1, err))
+}
+
+func (e *Engine) runWrite(t *task) error {
+	stmt, args := e.bindWrite(t)
+	start := time.Now()
+	// Inserts carry their id, values and timestamp from the first attempt,
+	// and deletes a fixed timestamp: repeating either cannot change the outcome.
+	err := e.onSessions(func(s *gocql.Session) error {
+		q := s.Query(stmt, args...).WithContext(t.ctx).Consistency(t.cl).Idempotent(true).Observer(t)
+		defer q.Release()
+		return q.Exec()
+	})
+	e.metrics.observe(statementName(t.op), start, err)
+	return classifyWrite("write", err, t.sent)
+}
+
+func statementName(op writeOp) string {
+	if op == opDelete {
+		return "delete"
+	}
+	return "insert"
 }
