@@ -322,44 +322,6 @@ func (r *suiteRun) mode(mode string, rep int) error {
 	return nil
 }
 
-// noteBatchSize adds to a run's summary the write batch size the API's
-// tuner had chosen by the run's end (userapi_engine_batch_max), as label
-// batch_size: the report shows what the engine settled on beside what it
-// gave.
-func (r *suiteRun) noteBatchSize(srv *harness.Server, file string) error {
-	p, err := measure.NewProbe(srv.P.PID(), srv.URL)
-	if err != nil {
-		return err
-	}
-	v, ok, err := p.Gauge(r.Ctx, "userapi_engine_batch_max")
-	if err != nil || !ok {
-		return err
-	}
-	var sum load.Summary
-	if err := report.ReadJSON(file, &sum); err != nil {
-		return err
-	}
-	if sum.Labels == nil {
-		sum.Labels = map[string]string{}
-	}
-	sum.Labels[LabelBatchSize] = strconv.FormatFloat(v, 'f', -1, 64)
-	return report.WriteJSON(file, sum)
-}
-
-// syncNote says what a commit-log sync mode means for the creates measured.
-func syncNote(sync string) string {
-	switch {
-	case strings.HasPrefix(sync, "group"), strings.HasPrefix(sync, "batch"):
-		return "an acknowledged write survives kill -9, the dev node's choice; a batch's mutations wait for a sync each, so lone writes win"
-	case strings.HasPrefix(sync, "periodic"):
-		return "Cassandra's default and what users run: writes are acknowledged before the sync, and batches save per-request work"
-	}
-	return "unknown mode"
-}
-
-// LabelBatchSize labels an API run with the batch size in force at its end.
-const LabelBatchSize = "batch_size"
-
 // scenario is the load of a suite scenario.
 func (r *suiteRun) scenario(sc string) harness.Load {
 	l := harness.Load{Scenario: load.ParseScenario(sc), Mix: r.cfg.Mix, Conns: r.cfg.Conns, Duration: r.dur, Warmup: r.cfg.Warmup}

@@ -1,0 +1,53 @@
+package suite
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/userapi/userapi/bench/harness"
+	"github.com/userapi/userapi/bench/load"
+	"github.com/userapi/userapi/bench/measure"
+	"github.com/userapi/userapi/bench/report"
+)
+
+// What the suite records of the node and of the API's write batching:
+// creates depend on the node's commit-log sync more than on any server, and
+// the API picks its batch size from what the node gives (engine/tuner.go).
+
+// noteBatchSize adds to a run's summary the write batch size the API's
+// tuner had chosen by the run's end (userapi_engine_batch_max), as label
+// batch_size: the report shows what the engine settled on beside what it
+// gave.
+func (r *suiteRun) noteBatchSize(srv *harness.Server, file string) error {
+	p, err := measure.NewProbe(srv.P.PID(), srv.URL)
+	if err != nil {
+		return err
+	}
+	v, ok, err := p.Gauge(r.Ctx, "userapi_engine_batch_max")
+	if err != nil || !ok {
+		return err
+	}
+	var sum load.Summary
+	if err := report.ReadJSON(file, &sum); err != nil {
+		return err
+	}
+	if sum.Labels == nil {
+		sum.Labels = map[string]string{}
+	}
+	sum.Labels[LabelBatchSize] = strconv.FormatFloat(v, 'f', -1, 64)
+	return report.WriteJSON(file, sum)
+}
+
+// syncNote says what a commit-log sync mode means for the creates measured.
+func syncNote(sync string) string {
+	switch {
+	case strings.HasPrefix(sync, "group"), strings.HasPrefix(sync, "batch"):
+		return "an acknowledged write survives kill -9, the dev node's choice; a batch's mutations wait for a sync each, so lone writes win"
+	case strings.HasPrefix(sync, "periodic"):
+		return "Cassandra's default and what users run: writes are acknowledged before the sync, and batches save per-request work"
+	}
+	return "unknown mode"
+}
+
+// LabelBatchSize labels an API run with the batch size in force at its end.
+const LabelBatchSize = "batch_size"
