@@ -272,9 +272,9 @@ func (ls *lines) enqueue(key int, t *task) {
 // waiting task alone, several as a group, or nil when none waits. Its
 // members' places in the pool's queue go back.
 func (ls *lines) next(key, rows int) *task {
-	u := ls.endUnit(key)
+	u, waiting := ls.endUnit(key)
 	if ls.tuner != nil {
-		ls.tuner.done(rows, u.t != nil)
+		ls.tuner.done(rows, waiting)
 	}
 	ls.queue.unreserve(u.held)
 	return u.t
@@ -282,7 +282,13 @@ func (ls *lines) next(key, rows int) *task {
 
 // endUnit ends one unit of line key and takes the line's next unit, if any,
 // its members still holding their places.
-func (ls *lines) endUnit(key int) unit {
+//
+// A line running more units than its limit allows (the tuner lowered it)
+// takes none: the units still running end, down to the limit, and each of
+// those takes the next, so a new limit holds within one round of units.
+// The last running unit always takes one (every limit is at least 1), so no
+// waiting task is left behind. waiting reports whether tasks waited.
+func (ls *lines) endUnit(key int) (u unit, waiting bool) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	l := ls.m[key]
@@ -291,9 +297,12 @@ func (ls *lines) endUnit(key int) unit {
 		if l.running == 0 && l.timer == nil {
 			delete(ls.m, key) // rings change; keep the map small
 		}
-		return unit{}
+		return unit{}, false
 	}
-	return ls.take(key, l)
+	if l.running >= ls.limit() {
+		return unit{}, true
+	}
+	return ls.take(key, l), true
 }
 
 // unitLen is how many of the waiting tasks, oldest first, make the next
@@ -387,5 +396,6 @@ func (e *Engine) submitUnit(u unit) {
 func (e *Engine) leaveLine(t *task) {
 	t.runningUnit = false
 	ls := e.linesOf(t)
-	ls.submit(ls.endUnit(t.line))
+	u, _ := ls.endUnit(t.line)
+	ls.submit(u)
 }

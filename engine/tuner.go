@@ -26,12 +26,15 @@ import (
 //     keeps about 2 x Config.BatchInflight rows in flight per replica set
 //     (size 16: 4 units), within [2, BatchInflight].
 //   - It starts at size 1, lone writes, which is never worse than off.
-//   - Every so often it probes a neighbouring size with paired epochs:
-//     incumbent, candidate, incumbent, candidate, ... (tunerPairs pairs of
-//     tunerEpoch each, the first tunerSettle of each epoch not counted),
-//     and moves when the median of the candidate's throughput over its
-//     incumbent's, pair by pair, is at least tunerGain. Pairs cancel the
-//     slow drift of a noisy machine; the median ignores one odd epoch.
+//   - Every so often it probes a neighbouring size with paired epochs in
+//     ABBA order: incumbent, candidate, candidate, incumbent, incumbent,
+//     candidate, ... (tunerPairs pairs of tunerEpoch each, the first
+//     tunerSettle of each epoch not counted), and moves when the median of
+//     the candidate's throughput over its incumbent's, pair by pair, is at
+//     least tunerGain. Pairs cancel the slow drift of a noisy machine, and
+//     their alternating order a trend within the probe (a load still
+//     warming up, which would otherwise favour whichever size runs second);
+//     the median ignores one odd pair.
 //   - An accepted step is followed at once by another in the same
 //     direction; a rejected one doubles the wait before the next probe
 //     (tunerMinWait up to tunerMaxWait) and turns the next probe around, so
@@ -90,7 +93,7 @@ type TunerStats struct {
 const (
 	tunerEpoch    = 150 * time.Millisecond
 	tunerSettle   = 30 * time.Millisecond // of each epoch, not counted: units of the old size drain
-	tunerPairs    = 3
+	tunerPairs    = 4 // even: as many pairs with the candidate first as second
 	tunerMinUnits = 20 // an epoch with fewer counted units is extended
 	tunerGain     = 1.08
 	tunerMinWait  = 1 * time.Second // after a move, and the first wait after a rejection
@@ -191,11 +194,15 @@ func (b *batchTuner) closeEpochLocked(now time.Time, rate float64, queued bool) 
 	}
 	gains := make([]float64, tunerPairs)
 	for i := range gains {
-		gains[i] = b.rates[2*i+1] / b.rates[2*i]
+		inc, cand := b.rates[2*i], b.rates[2*i+1]
+		if i%2 == 1 {
+			inc, cand = cand, inc
+		}
+		gains[i] = cand / inc
 	}
 	slices.Sort(gains)
 	cand := b.incLevel + b.candDir
-	if gains[tunerPairs/2] >= tunerGain {
+	if (gains[tunerPairs/2-1]+gains[tunerPairs/2])/2 >= tunerGain {
 		b.stats.Accepted++
 		b.wait = tunerMinWait
 		b.endProbeLocked(now, cand)
@@ -218,9 +225,10 @@ func (b *batchTuner) neighbour(level, dir int) bool {
 	return n >= 0 && n < len(b.ladder)
 }
 
-// probeLevel is the level of a probe's epoch i: incumbent on even epochs.
+// probeLevel is the level of a probe's epoch i, in ABBA order: the
+// incumbent first in even pairs, second in odd ones.
 func (b *batchTuner) probeLevel(i int) int {
-	if i%2 == 0 {
+	if (i%2 == 0) == (i/2%2 == 0) {
 		return b.incLevel
 	}
 	return b.incLevel + b.candDir

@@ -17,6 +17,7 @@ type nodeModel struct {
 	rate    func(size int) float64
 	noise   float64 // standard deviation of log(rate factor) per 100 ms
 	backlog bool
+	trend   func(elapsed time.Duration) float64 // a factor on every rate; nil: 1
 }
 
 // periodicNode rewards batches (a unit's cost is mostly per request);
@@ -29,7 +30,7 @@ func flatNode(int) float64       { return 15000 }
 // returning the sizes in force each simulated second and how often the size
 // changed.
 func simulate(b *batchTuner, now *time.Time, m nodeModel, d time.Duration, rng *rand.Rand) (sizes []int, changes int) {
-	end := now.Add(d)
+	start, end := *now, now.Add(d)
 	nextSecond := now.Add(time.Second)
 	factor, nextNoise := 1.0, *now
 	last := b.size()
@@ -43,7 +44,11 @@ func simulate(b *batchTuner, now *time.Time, m nodeModel, d time.Duration, rng *
 			changes++
 			last = s
 		}
-		*now = now.Add(time.Duration(float64(s) / (m.rate(s) * factor) * float64(time.Second)))
+		rate := m.rate(s) * factor
+		if m.trend != nil {
+			rate *= m.trend(now.Sub(start))
+		}
+		*now = now.Add(time.Duration(float64(s) / rate * float64(time.Second)))
 		b.done(s, m.backlog)
 		for !now.Before(nextSecond) {
 			sizes = append(sizes, b.size())
@@ -152,6 +157,16 @@ func TestTunerHoldsStillOnNoise(t *testing.T) {
 	// At the longest wait, 30 s, a probe starts about twice a minute.
 	assert.Less(t, st.Accepted+st.Rejected, uint64(200), "probes an hour")
 	assert.Less(t, st.Accepted, uint64(40), "moves an hour: noise rarely passes the gain bar")
+}
+
+func TestTunerIgnoresATrend(t *testing.T) {
+	// A load warming up, 60% faster after 20 s whatever the size: the
+	// epoch run second in a pair always looks better. In ABBA order the
+	// pairs cancel it, so the size stays where it started.
+	b, now := newTestTuner(16, 32, false)
+	warming := func(e time.Duration) float64 { return 1 + 0.6*min(e.Seconds(), 20)/20 }
+	sizes, _ := simulate(b, now, nodeModel{rate: flatNode, noise: 0.02, backlog: true, trend: warming}, 20*time.Second, rand.New(rand.NewPCG(4, 4)))
+	assert.Zero(t, b.Stats().Accepted, "no move for a trend: %v", sizes)
 }
 
 func TestTunerNeedsABacklog(t *testing.T) {
