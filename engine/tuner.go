@@ -93,8 +93,8 @@ type TunerStats struct {
 const (
 	tunerEpoch    = 150 * time.Millisecond
 	tunerSettle   = 30 * time.Millisecond // of each epoch, not counted: units of the old size drain
-	tunerPairs    = 4 // even: as many pairs with the candidate first as second
-	tunerMinUnits = 20 // an epoch with fewer counted units is extended
+	tunerPairs    = 4                     // even: as many pairs with the candidate first as second
+	tunerMinUnits = 20                    // an epoch with fewer counted units is extended
 	tunerGain     = 1.08
 	tunerMinWait  = 1 * time.Second // after a move, and the first wait after a rejection
 	tunerMaxWait  = 30 * time.Second
