@@ -124,7 +124,10 @@ periodic-up: ## start a node with Cassandra's default periodic commit-log sync (
 periodic-down: ## stop the periodic-sync node
 	$(PERIODIC_ENV) $(CASSANDRA) stop
 
+# wrk is the calibration's yardstick (is loadgen fast enough?): installed
+# here as root; otherwise the suite runs without it and its report says so.
 bench: build ## the load-test suite on the group- and the periodic-sync node: bench/results/<timestamp>-<node> (BENCH_NODES; BENCH_* knobs: bin/loadgen suite -help)
+	scripts/need.sh wrk || echo "make bench: going on without wrk: the calibration target will say 'not measured'"
 	stamp=$$(date -u +%Y%m%dT%H%M%SZ); \
 	for node in $(BENCH_NODES); do \
 		case $$node in \

@@ -42,19 +42,7 @@ SHIPPED="$ROOT_DIR/deploy/haproxy/haproxy.cfg"
 log() { printf 'tier.sh: %s\n' "$*" >&2; }
 die() { printf 'tier.sh: error: %s\n' "$*" >&2; exit 1; }
 
-ensure_haproxy() {
-  command -v haproxy >/dev/null && return 0
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    log "installing haproxy with apt-get"
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null 2>&1; then
-      apt-get update -qq >/dev/null 2>&1 || true
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null || die "apt-get install haproxy failed"
-    fi
-    command -v haproxy >/dev/null || die "haproxy not on PATH after apt-get install"
-  else
-    die "missing haproxy: run: sudo apt-get install -y haproxy"
-  fi
-}
+ensure_haproxy() { "$ROOT_DIR/scripts/need.sh" haproxy; }
 
 # local_config prints the shipped configuration with the local topology: each
 # substitution must match exactly once, so a change to the shipped file that
