@@ -110,10 +110,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		l.Rows = append(l.Rows, rows...)
 	}
 	l.Generated = time.Now().UTC()
-	if err := report.WriteJSON(filepath.Join(cfg.Out, "results.json"), l); err != nil {
-		return nil, err
-	}
-	if err := l.document().Write(cfg.Out); err != nil {
+	if err := report.Write(cfg.Out, l, nil, l.document); err != nil {
 		return nil, err
 	}
 	r.Logf("report: %s", filepath.Join(cfg.Out, "report.md"))
@@ -145,7 +142,7 @@ func table(r *harness.Run, cfg Config, srv *harness.Server, table string, users 
 	return rows, nil
 }
 
-func (l *Report) document() *report.Document {
+func (l *Report) document([]string) *report.Document {
 	d := report.NewDocument("GET-by-id and list on a large table", l.Dir, l.Generated, "", l.Meta)
 	d.Table("scenario", "connections", "table", "users", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "non-2xx", "server µs/req")
 	for _, scen := range []string{"get", "list"} {

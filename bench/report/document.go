@@ -62,9 +62,24 @@ func (d *Document) Plots(names []string) {
 // String is the document so far.
 func (d *Document) String() string { return d.b.String() }
 
-// Write writes the document to DIR/report.md.
-func (d *Document) Write(dir string) error {
-	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(d.String()), 0o644)
+// Write writes what every run leaves in dir: results as results.json,
+// each plot as BASE.svg and BASE.png, and report.md as doc writes it with
+// the names of the plots that have a point.
+func Write(dir string, results any, plots []Plot, doc func(plots []string) *Document) error {
+	if err := WriteJSON(filepath.Join(dir, "results.json"), results); err != nil {
+		return err
+	}
+	var names []string
+	for _, p := range plots {
+		name, err := p.Chart.Save(dir, p.Base)
+		if err != nil {
+			return fmt.Errorf("plot %s: %w", p.Base, err)
+		}
+		if name != "" {
+			names = append(names, name)
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(doc(names).String()), 0o644)
 }
 
 // Escape makes s safe inside a table cell.

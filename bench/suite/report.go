@@ -226,13 +226,4 @@ func (s *Report) Verdicts() []string {
 }
 
 // Write writes results.json, the plots and report.md into s.Dir.
-func (s *Report) Write() error {
-	if err := report.WriteJSON(filepath.Join(s.Dir, "results.json"), s); err != nil {
-		return err
-	}
-	plots, err := s.plots()
-	if err != nil {
-		return err
-	}
-	return s.document(plots).Write(s.Dir)
-}
+func (s *Report) Write() error { return report.Write(s.Dir, s, s.plots(), s.document) }

@@ -188,23 +188,12 @@ func (s *Report) modes() []string {
 
 // Write writes results.json, the plots and report.md into s.Dir.
 func (s *Report) Write() error {
-	if err := report.WriteJSON(filepath.Join(s.Dir, "results.json"), s); err != nil {
-		return err
-	}
-	var plots []string
+	var plots []report.Plot
 	for _, sc := range s.scenarios() {
-		for i, c := range []report.Chart{s.kneeChart(sc), s.concurrencyChart(sc)} {
-			base := []string{"knee-", "concurrency-"}[i] + sc
-			name, err := c.Save(s.Dir, base)
-			if err != nil {
-				return fmt.Errorf("plot %s: %w", base, err)
-			}
-			if name != "" {
-				plots = append(plots, name)
-			}
-		}
+		plots = append(plots, report.Plot{Base: "knee-" + sc, Chart: s.kneeChart(sc)},
+			report.Plot{Base: "concurrency-" + sc, Chart: s.concurrencyChart(sc)})
 	}
-	return s.document(plots).Write(s.Dir)
+	return report.Write(s.Dir, s, plots, s.document)
 }
 
 // kneeChart is p50 and p99 against answered req/s over the rate steps,
