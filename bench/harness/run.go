@@ -13,6 +13,7 @@ import (
 	"github.com/gocql/gocql"
 
 	"github.com/userapi/userapi/bench/load"
+	"github.com/userapi/userapi/bench/measure"
 	"github.com/userapi/userapi/bench/report"
 	"github.com/userapi/userapi/internal/proc"
 )
@@ -229,12 +230,9 @@ func (r *Run) DropKeyspaces(names ...string) error {
 			return load.FieldError("Keyspace", "%q is not a keyspace name", ks)
 		}
 	}
-	hosts := load.HostsList(r.Hosts)
-	cluster := gocql.NewCluster(hosts...)
-	cluster.Timeout = 60 * time.Second
-	s, err := cluster.CreateSession()
+	s, err := measure.Connect(load.HostsList(r.Hosts), 60*time.Second)
 	if err != nil {
-		return fmt.Errorf("connect to cassandra at %v: %w", hosts, err)
+		return err
 	}
 	defer s.Close()
 	for _, ks := range names {
