@@ -175,7 +175,7 @@ func (s *Report) Write() error {
 }
 
 func (s *Report) document(plots []string) *report.Document {
-	d := report.NewDocument("Soak", s.Dir, s.Generated, "", s.Meta)
+	d := report.NewDocument("Soak", s.Header, "")
 	d.Printf("## Verdicts\n\n")
 	d.Table("check", "want", "measured", "verdict")
 	for _, v := range s.Verdicts {

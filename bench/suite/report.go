@@ -79,19 +79,17 @@ type Ratio struct {
 
 // Report is a suite directory, aggregated.
 type Report struct {
-	Dir       string            `json:"-"`
-	Generated time.Time         `json:"generated"`
-	Meta      map[string]string `json:"meta,omitempty"`
-	Groups    []*Group          `json:"groups"`
-	Ratios    []Ratio           `json:"ratios"`
-	Targets   []report.Verdict  `json:"targets"`
-	Runs      []RunSummary      `json:"runs"`
-	Profiles  map[string]string `json:"-"`
+	report.Header
+	Groups   []*Group          `json:"groups"`
+	Ratios   []Ratio           `json:"ratios"`
+	Targets  []report.Verdict  `json:"targets"`
+	Runs     []RunSummary      `json:"runs"`
+	Profiles map[string]string `json:"-"`
 }
 
 // Load reads a suite directory and aggregates its runs.
 func Load(dir string) (*Report, error) {
-	s := &Report{Dir: dir, Generated: time.Now().UTC(), Profiles: map[string]string{}}
+	s := &Report{Header: report.Header{Dir: dir, Generated: time.Now().UTC()}, Profiles: map[string]string{}}
 	if err := report.ReadJSON(filepath.Join(dir, "meta.json"), &s.Meta); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}

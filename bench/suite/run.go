@@ -280,7 +280,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := s.Write(); err != nil {
 		return nil, err
 	}
-	r.Logf("report: %s", filepath.Join(cfg.Out, "report.md"))
+	r.Logf("report: %s", s.Path())
 	for _, t := range s.Targets {
 		r.Logf("%s", t)
 	}

@@ -66,12 +66,10 @@ func (k Knee) String(boundMs float64) string {
 
 // Report is a sweep directory, aggregated.
 type Report struct {
-	Dir        string            `json:"-"`
-	Generated  time.Time         `json:"generated"`
-	Meta       map[string]string `json:"meta,omitempty"`
-	P99BoundMs float64           `json:"p99_bound_ms"`
-	Knees      []Knee            `json:"knees"`
-	Steps      []Step            `json:"steps"`
+	report.Header
+	P99BoundMs float64 `json:"p99_bound_ms"`
+	Knees      []Knee  `json:"knees"`
+	Steps      []Step  `json:"steps"`
 }
 
 // Knee returns the knee of mode and scenario, or false.
@@ -87,7 +85,7 @@ func (s *Report) Knee(mode, scenario string) (Knee, bool) {
 // Load reads a sweep directory (meta.json, runs/*.json) and names the
 // knees. The p99 bound comes from meta.json.
 func Load(dir string) (*Report, error) {
-	s := &Report{Dir: dir, Generated: time.Now().UTC()}
+	s := &Report{Header: report.Header{Dir: dir, Generated: time.Now().UTC()}}
 	if err := report.ReadJSON(filepath.Join(dir, "meta.json"), &s.Meta); err != nil {
 		return nil, fmt.Errorf("a sweep directory needs meta.json: %w", err)
 	}
@@ -231,9 +229,9 @@ func (s *Report) concurrencyChart(sc string) report.Chart {
 }
 
 func (s *Report) document(plots []string) *report.Document {
-	d := report.NewDocument("Capacity sweep", s.Dir, s.Generated, fmt.Sprintf("Each step is one run; rate steps count latency from each request's intended send time. "+
+	d := report.NewDocument("Capacity sweep", s.Header, fmt.Sprintf("Each step is one run; rate steps count latency from each request's intended send time. "+
 		"The **knee** is the highest offered rate whose step held: p99 <= %g ms, at least 95%% of the rate answered, "+
-		"nothing unsent, no error and no non-2xx.", s.P99BoundMs), s.Meta)
+		"nothing unsent, no error and no non-2xx.", s.P99BoundMs))
 	d.Printf("## Knees\n\n")
 	d.Table("scenario", "mode", "knee (offered req/s)", "answered req/s", "p99 ms at the knee", "peak req/s", "past saturation")
 	for _, k := range s.Knees {

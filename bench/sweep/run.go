@@ -3,7 +3,6 @@ package sweep
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -180,7 +179,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := s.Write(); err != nil {
 		return nil, err
 	}
-	r.Logf("report: %s", filepath.Join(cfg.Out, "report.md"))
+	r.Logf("report: %s", s.Path())
 	for _, k := range s.Knees {
 		r.Logf("%s", k.String(s.P99BoundMs))
 	}
