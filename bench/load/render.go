@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -133,18 +134,10 @@ func WriteAB(w io.Writer, r *Result) error {
 // error kind, the rate schedule and each operation of a mix.
 func writeExtras(b *strings.Builder, r *Result) {
 	if len(r.Status) > 0 {
-		parts := []string{}
-		for _, code := range slices.Sorted(maps.Keys(r.Status)) {
-			parts = append(parts, fmt.Sprintf("%d: %d", code, r.Status[code]))
-		}
-		fmt.Fprintf(b, "\nStatus codes:           %s\n", strings.Join(parts, ", "))
+		fmt.Fprintf(b, "\nStatus codes:           %s\n", joinSorted(r.Status, "%d: %d"))
 	}
 	if len(r.Errors) > 0 {
-		parts := []string{}
-		for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
-			parts = append(parts, fmt.Sprintf("%s %d", k, r.Errors[k]))
-		}
-		fmt.Fprintf(b, "Errors:                 %s\n", strings.Join(parts, ", "))
+		fmt.Fprintf(b, "Errors:                 %s\n", joinSorted(r.Errors, "%s %d"))
 	}
 	if r.Rate > 0 {
 		fmt.Fprintf(b, "Schedule:               %.2f req/s, %d scheduled, %d unsent\n", r.Rate, r.Scheduled, r.Unsent)
@@ -169,6 +162,16 @@ func writeExtras(b *strings.Builder, r *Result) {
 			fmt.Fprintf(b, "  %-20s %10d %8d %8.3f %8.3f %8.3f %8.3f\n", n, s.Count, o.Errors, s.At(50), s.At(90), s.At(99), s.At(99.9))
 		}
 	}
+}
+
+// joinSorted lists m's entries in key order, each as format renders key
+// and count.
+func joinSorted[K cmp.Ordered](m map[K]int64, format string) string {
+	parts := []string{}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf(format, k, m[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func scenarioLabel(r *Result) string {

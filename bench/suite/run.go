@@ -122,15 +122,11 @@ func (c Config) check() error {
 	if c.Duration < 0 || c.NoopDuration < 0 {
 		return load.FieldError("Duration", "must be positive")
 	}
-	for _, sc := range c.Scenarios {
-		if !slices.Contains(Scenarios, sc) {
-			return load.FieldError("Scenarios", "unknown scenario %q (want %s)", sc, strings.Join(Scenarios, ", "))
-		}
+	if err := harness.CheckNames("Scenarios", "scenario", c.Scenarios, Scenarios); err != nil {
+		return err
 	}
-	for _, m := range c.Modes {
-		if !slices.Contains(Modes, m) {
-			return load.FieldError("Modes", "unknown mode %q (want %s)", m, strings.Join(Modes, ", "))
-		}
+	if err := harness.CheckNames("Modes", "mode", c.Modes, Modes); err != nil {
+		return err
 	}
 	if _, err := load.ParseMix(c.Mix); err != nil {
 		return err

@@ -97,15 +97,11 @@ func (c Config) check() error {
 			return load.FieldError("Rates", "%g is not a positive rate", r)
 		}
 	}
-	for _, sc := range c.Scenarios {
-		if !slices.Contains(Scenarios, sc) {
-			return load.FieldError("Scenarios", "unknown scenario %q (want %s)", sc, strings.Join(Scenarios, ", "))
-		}
+	if err := harness.CheckNames("Scenarios", "scenario", c.Scenarios, Scenarios); err != nil {
+		return err
 	}
-	for _, m := range c.Modes {
-		if !slices.Contains(Modes, m) {
-			return load.FieldError("Modes", "unknown mode %q (want %s)", m, strings.Join(Modes, ", "))
-		}
+	if err := harness.CheckNames("Modes", "mode", c.Modes, Modes); err != nil {
+		return err
 	}
 	_, err := load.ParseMix(c.Mix)
 	return err
