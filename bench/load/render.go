@@ -33,7 +33,7 @@ func WriteReport(w io.Writer, r *Result, f Format) error {
 	case FormatJSON:
 		return WriteJSON(w, r)
 	}
-	return fieldErr("Format", "unknown format %q (want ab, wrk or json)", f)
+	return FieldError("Format", "unknown format %q (want ab, wrk or json)", f)
 }
 
 // WriteJSON writes r's Summary as indented JSON.

@@ -22,19 +22,11 @@ import (
 )
 
 // Config is one run of the benchmark suite (`make bench`, `loadgen
-// suite`): every mode against every scenario for a fixed time, modes
-// alternating their order in each repeat, plus a calibration of the client.
-//
-//	api         UserAPI as shipped (token-aware batching on)
-//	raw         loadgen raw: the same reads and writes straight to Cassandra
-//	api-batch1  UserAPI with batching off (NoBatchFlags)
-//	naive       the naive baseline server (loadgen naive, bench/naive)
-//	noop        loadgen -t 1 and wrk -t1 against a no-op server, client and
-//	            server pinned to different cores where taskset allows
-//
-// Each server is started for its mode on its own keyspace; each load is a
-// loadgen process of its own, so no run inherits another's heap. Zero
-// fields take the defaults of Defaults.
+// suite`): every mode (harness.ModeAPI and the rest; noop is the client's
+// calibration) against every scenario for a fixed time, modes alternating
+// their order in each repeat. Each server runs on its own keyspace, each
+// load is a loadgen process of its own, so no run inherits another's heap.
+// Zero fields take the defaults of Defaults.
 type Config struct {
 	harness.Config // Port: the servers' (one at a time)
 
