@@ -152,31 +152,20 @@ type Load struct {
 
 func (l Load) args(hosts string) []string {
 	var a []string
-	if l.Raw {
-		a = append(a, "raw", "-keyspace", l.Keyspace, "-hosts", hosts)
+	opt := func(set bool, args ...string) {
+		if set {
+			a = append(a, args...)
+		}
 	}
-	if l.Scenario != load.Plain {
-		a = append(a, "-scenario", string(l.Scenario))
-	}
-	if l.Scenario == load.Mixed {
-		a = append(a, "-mix", l.Mix)
-	}
-	if l.Threads > 0 {
-		a = append(a, "-t", strconv.Itoa(l.Threads))
-	}
+	opt(l.Raw, "raw", "-keyspace", l.Keyspace, "-hosts", hosts)
+	opt(l.Scenario != load.Plain, "-scenario", string(l.Scenario))
+	opt(l.Scenario == load.Mixed, "-mix", l.Mix)
+	opt(l.Threads > 0, "-t", strconv.Itoa(l.Threads))
 	a = append(a, "-c", strconv.Itoa(l.Conns), "-d", l.Duration.String())
-	if l.Warmup > 0 {
-		a = append(a, "-warmup", strconv.Itoa(l.Warmup))
-	}
-	if l.Rate > 0 {
-		a = append(a, "-R", strconv.FormatFloat(l.Rate, 'f', -1, 64), "-timeout", "5s")
-	}
-	if l.IDs != "" {
-		a = append(a, "-ids", l.IDs)
-	}
-	if l.ListLimit > 0 {
-		a = append(a, "-list-limit", strconv.Itoa(l.ListLimit))
-	}
+	opt(l.Warmup > 0, "-warmup", strconv.Itoa(l.Warmup))
+	opt(l.Rate > 0, "-R", strconv.FormatFloat(l.Rate, 'f', -1, 64), "-timeout", "5s")
+	opt(l.IDs != "", "-ids", l.IDs)
+	opt(l.ListLimit > 0, "-list-limit", strconv.Itoa(l.ListLimit))
 	a = append(a, "-q", "-format", "wrk")
 	for _, kv := range l.Labels {
 		a = append(a, "-label", kv)

@@ -132,24 +132,22 @@ func (s *Report) aggregate() {
 		return a.Concurrency - b.Concurrency
 	})
 	s.Knees = nil
+	knee := map[[2]string]int{} // mode and scenario: index in s.Knees
 	for i := range s.Steps {
 		st := &s.Steps[i]
 		st.Holds = st.Kind == KindRate && st.holds(s.P99BoundMs)
-		k, ok := s.Knee(st.Mode, st.Scenario)
+		j, ok := knee[[2]string{st.Mode, st.Scenario}]
 		if !ok {
-			k = Knee{Mode: st.Mode, Scenario: st.Scenario}
+			j, knee[[2]string{st.Mode, st.Scenario}] = len(s.Knees), len(s.Knees)
+			s.Knees = append(s.Knees, Knee{Mode: st.Mode, Scenario: st.Scenario})
 		}
+		k := &s.Knees[j]
 		k.Peak = max(k.Peak, st.RequestsPerSec)
 		if st.Kind == KindRate {
 			if st.Holds && st.Rate > k.Rate {
 				k.Found, k.Rate, k.RequestsPerSec, k.P99 = true, st.Rate, st.RequestsPerSec, st.P99
 			}
 			k.Saturated = k.Saturated || !st.Holds
-		}
-		if ok {
-			s.Knees[slices.IndexFunc(s.Knees, func(x Knee) bool { return x.Mode == k.Mode && x.Scenario == k.Scenario })] = k
-		} else {
-			s.Knees = append(s.Knees, k)
 		}
 	}
 }
