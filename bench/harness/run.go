@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -183,9 +184,7 @@ func (l Load) args(hosts string) []string {
 // RunLoad runs one loadgen process to its end, its output in
 // logs/NAME.txt, logs a line of what it measured and returns its summary.
 func (r *Run) RunLoad(l Load) (load.Summary, error) {
-	if l.Out == "" {
-		l.Out = filepath.Join(r.Runs, l.Name+".json")
-	}
+	l.Out = cmp.Or(l.Out, filepath.Join(r.Runs, l.Name+".json"))
 	var sum load.Summary
 	p, err := proc.Start(r.loadgenSpec("loadgen "+l.Name, l.Prefix, l.args(r.Hosts), filepath.Join(r.Out, "logs", l.Name+".txt")))
 	if err != nil {

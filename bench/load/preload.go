@@ -2,6 +2,7 @@ package load
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -50,10 +51,7 @@ func Preload(ctx context.Context, cfg PreloadConfig) ([]string, error) {
 	}
 	c := newClient(hc, u)
 	defer c.close()
-	s := &apiScenario{cfg: hc, c: c, base: strings.TrimRight(hc.URL, "/"), seed: cfg.Seed}
-	if s.seed == 0 {
-		s.seed = rand.Uint64()
-	}
+	s := &apiScenario{cfg: hc, c: c, base: strings.TrimRight(hc.URL, "/"), seed: cmp.Or(cfg.Seed, rand.Uint64())}
 	rs := NewReservoir[string](cfg.Sample)
 	chunks := (cfg.Users + cfg.BatchSize - 1) / cfg.BatchSize
 	var created atomic.Int64

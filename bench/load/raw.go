@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -122,10 +123,7 @@ func RunRaw(ctx context.Context, cfg RawConfig) (*Result, error) {
 		consistency: consistency,
 		selectCQL:   "SELECT id, name, email, age, created_at, updated_at FROM " + cfg.Keyspace + ".users WHERE id = ?",
 		insertCQL:   "INSERT INTO " + cfg.Keyspace + ".users (id, name, email, age, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-		seed:        cfg.Seed,
-	}
-	if rr.seed == 0 {
-		rr.seed = rand.Uint64()
+		seed:        cmp.Or(cfg.Seed, rand.Uint64()),
 	}
 	rr.ops = newPicker(cfg.Scenario, cfg.Mix)
 	if err := rr.createSchema(ctx); err != nil {

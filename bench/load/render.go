@@ -203,10 +203,7 @@ func targetHostPort(target string) (string, string) {
 func WriteWrk(w io.Writer, r *Result) error {
 	b := &strings.Builder{}
 	l := Summarize(r.Latency)
-	threads := r.Threads
-	if threads == 0 {
-		threads = 1
-	}
+	threads := cmp.Or(r.Threads, 1)
 	fmt.Fprintf(b, "Running %s test @ %s\n", wrkTime(r.Elapsed.Seconds()*1e6), r.Target)
 	fmt.Fprintf(b, "  %d threads and %d connections\n", threads, r.Concurrency)
 	fmt.Fprintf(b, "  Thread Stats   Avg      Stdev     Max   +/- Stdev\n")

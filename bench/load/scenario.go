@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -51,10 +52,7 @@ func newAPIScenario(ctx context.Context, cfg Config, c *client, u *url.URL) (*ap
 		cfg:  cfg,
 		c:    c,
 		base: u.Scheme + "://" + u.Host + strings.TrimRight(u.Path, "/"),
-		seed: cfg.Seed,
-	}
-	if s.seed == 0 {
-		s.seed = rand.Uint64()
+		seed: cmp.Or(cfg.Seed, rand.Uint64()),
 	}
 	s.ops = newPicker(cfg.Scenario, cfg.Mix)
 	has := s.ops.has

@@ -1,6 +1,7 @@
 package suite
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -121,13 +122,8 @@ func Load(dir string) (*Report, error) {
 			if err := report.ReadJSON(f, &sum); err != nil {
 				return nil, err
 			}
-			r = RunSummary{Mode: sum.Labels["mode"], Scenario: sum.Labels["scenario"], Repeat: sum.Labels["repeat"], Summary: sum}
-			if r.Mode == "" {
-				r.Mode = sum.Mode
-			}
-			if r.Scenario == "" {
-				r.Scenario = sum.Scenario
-			}
+			r = RunSummary{Mode: cmp.Or(sum.Labels["mode"], sum.Mode), Scenario: cmp.Or(sum.Labels["scenario"], sum.Scenario),
+				Repeat: sum.Labels["repeat"], Summary: sum}
 		default:
 			continue
 		}
