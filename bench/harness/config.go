@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/userapi/userapi/bench/load"
@@ -41,6 +43,17 @@ func (c Config) Defaults(kind string, port int) Config {
 	load.Default(&c.Port, port)
 	load.Default[io.Writer](&c.Log, os.Stderr)
 	return c
+}
+
+// CheckNames refuses any of names that known does not hold; field and
+// what name the setting and its kind in the error ("Modes", "mode").
+func CheckNames(field, what string, names, known []string) error {
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			return load.FieldError(field, "unknown %s %q (want %s)", what, n, strings.Join(known, ", "))
+		}
+	}
+	return nil
 }
 
 // Needs says what a run needs before it starts, so that it fails at once

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/gocql/gocql"
 
 	"github.com/userapi/userapi/bench/load"
+	"github.com/userapi/userapi/bench/measure"
 	"github.com/userapi/userapi/bench/report"
 	"github.com/userapi/userapi/internal/proc"
 )
@@ -151,31 +153,20 @@ type Load struct {
 
 func (l Load) args(hosts string) []string {
 	var a []string
-	if l.Raw {
-		a = append(a, "raw", "-keyspace", l.Keyspace, "-hosts", hosts)
+	opt := func(set bool, args ...string) {
+		if set {
+			a = append(a, args...)
+		}
 	}
-	if l.Scenario != load.Plain {
-		a = append(a, "-scenario", string(l.Scenario))
-	}
-	if l.Scenario == load.Mixed {
-		a = append(a, "-mix", l.Mix)
-	}
-	if l.Threads > 0 {
-		a = append(a, "-t", strconv.Itoa(l.Threads))
-	}
+	opt(l.Raw, "raw", "-keyspace", l.Keyspace, "-hosts", hosts)
+	opt(l.Scenario != load.Plain, "-scenario", string(l.Scenario))
+	opt(l.Scenario == load.Mixed, "-mix", l.Mix)
+	opt(l.Threads > 0, "-t", strconv.Itoa(l.Threads))
 	a = append(a, "-c", strconv.Itoa(l.Conns), "-d", l.Duration.String())
-	if l.Warmup > 0 {
-		a = append(a, "-warmup", strconv.Itoa(l.Warmup))
-	}
-	if l.Rate > 0 {
-		a = append(a, "-R", strconv.FormatFloat(l.Rate, 'f', -1, 64), "-timeout", "5s")
-	}
-	if l.IDs != "" {
-		a = append(a, "-ids", l.IDs)
-	}
-	if l.ListLimit > 0 {
-		a = append(a, "-list-limit", strconv.Itoa(l.ListLimit))
-	}
+	opt(l.Warmup > 0, "-warmup", strconv.Itoa(l.Warmup))
+	opt(l.Rate > 0, "-R", strconv.FormatFloat(l.Rate, 'f', -1, 64), "-timeout", "5s")
+	opt(l.IDs != "", "-ids", l.IDs)
+	opt(l.ListLimit > 0, "-list-limit", strconv.Itoa(l.ListLimit))
 	a = append(a, "-q", "-format", "wrk")
 	for _, kv := range l.Labels {
 		a = append(a, "-label", kv)
@@ -193,9 +184,7 @@ func (l Load) args(hosts string) []string {
 // RunLoad runs one loadgen process to its end, its output in
 // logs/NAME.txt, logs a line of what it measured and returns its summary.
 func (r *Run) RunLoad(l Load) (load.Summary, error) {
-	if l.Out == "" {
-		l.Out = filepath.Join(r.Runs, l.Name+".json")
-	}
+	l.Out = cmp.Or(l.Out, filepath.Join(r.Runs, l.Name+".json"))
 	var sum load.Summary
 	p, err := proc.Start(r.loadgenSpec("loadgen "+l.Name, l.Prefix, l.args(r.Hosts), filepath.Join(r.Out, "logs", l.Name+".txt")))
 	if err != nil {
@@ -229,12 +218,9 @@ func (r *Run) DropKeyspaces(names ...string) error {
 			return load.FieldError("Keyspace", "%q is not a keyspace name", ks)
 		}
 	}
-	hosts := load.HostsList(r.Hosts)
-	cluster := gocql.NewCluster(hosts...)
-	cluster.Timeout = 60 * time.Second
-	s, err := cluster.CreateSession()
+	s, err := measure.Connect(load.HostsList(r.Hosts), 60*time.Second)
 	if err != nil {
-		return fmt.Errorf("connect to cassandra at %v: %w", hosts, err)
+		return err
 	}
 	defer s.Close()
 	for _, ks := range names {

@@ -40,10 +40,8 @@ type Row struct {
 
 // Report is a finished large-table run.
 type Report struct {
-	Dir       string            `json:"-"`
-	Generated time.Time         `json:"generated"`
-	Meta      map[string]string `json:"meta"`
-	Rows      []Row             `json:"rows"`
+	report.Header
+	Rows []Row `json:"rows"`
 }
 
 // Defaults returns c with every zero field set to its default.
@@ -90,7 +88,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Report{Dir: cfg.Out, Meta: meta}
+	l := &Report{Header: report.Header{Dir: cfg.Out, Meta: meta}}
 	for _, t := range []struct {
 		name, ks string
 		users    int
@@ -110,13 +108,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		l.Rows = append(l.Rows, rows...)
 	}
 	l.Generated = time.Now().UTC()
-	if err := report.WriteJSON(filepath.Join(cfg.Out, "results.json"), l); err != nil {
+	if err := report.Write(cfg.Out, l, nil, l.document); err != nil {
 		return nil, err
 	}
-	if err := l.document().Write(cfg.Out); err != nil {
-		return nil, err
-	}
-	r.Logf("report: %s", filepath.Join(cfg.Out, "report.md"))
+	r.Logf("report: %s", l.Path())
 	return l, nil
 }
 
@@ -145,8 +140,8 @@ func table(r *harness.Run, cfg Config, srv *harness.Server, table string, users 
 	return rows, nil
 }
 
-func (l *Report) document() *report.Document {
-	d := report.NewDocument("GET-by-id and list on a large table", l.Dir, l.Generated, "", l.Meta)
+func (l *Report) document([]string) *report.Document {
+	d := report.NewDocument("GET-by-id and list on a large table", l.Header, "")
 	d.Table("scenario", "connections", "table", "users", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "non-2xx", "server µs/req")
 	for _, scen := range []string{"get", "list"} {
 		for _, one := range []bool{false, true} {

@@ -102,23 +102,23 @@ func (l Load) withDefaults() (Load, error) {
 	}
 	switch {
 	case l.Concurrency < 0 || l.Concurrency > maxConcurrency:
-		return l, fieldErr("Concurrency", "must be between 1 and %d, not %d", maxConcurrency, l.Concurrency)
+		return l, FieldError("Concurrency", "must be between 1 and %d, not %d", maxConcurrency, l.Concurrency)
 	case l.Requests < 0:
-		return l, fieldErr("Requests", "must not be negative")
+		return l, FieldError("Requests", "must not be negative")
 	case l.Duration < 0 || l.TimeLimit < 0:
-		return l, fieldErr("Duration", "must not be negative")
+		return l, FieldError("Duration", "must not be negative")
 	case l.Requests == 0 && l.Duration == 0 && l.TimeLimit == 0:
-		return l, fieldErr("Requests", "set a request count, a duration or a time limit")
+		return l, FieldError("Requests", "set a request count, a duration or a time limit")
 	case l.Rate < 0:
-		return l, fieldErr("Rate", "must not be negative")
+		return l, FieldError("Rate", "must not be negative")
 	case l.Rate > 0 && l.Requests == 0 && l.Duration == 0:
-		return l, fieldErr("Rate", "needs a request count or a duration to fix the schedule")
+		return l, FieldError("Rate", "needs a request count or a duration to fix the schedule")
 	case l.Timeout < 0:
-		return l, fieldErr("Timeout", "must be positive")
+		return l, FieldError("Timeout", "must be positive")
 	case l.Threads < 0:
-		return l, fieldErr("Threads", "must not be negative")
+		return l, FieldError("Threads", "must not be negative")
 	case l.Warmup < 0:
-		return l, fieldErr("Warmup", "must not be negative")
+		return l, FieldError("Warmup", "must not be negative")
 	case l.Scenario == Mixed:
 		return l, l.Mix.validate()
 	}
@@ -178,7 +178,8 @@ type ConfigError struct {
 
 func (e *ConfigError) Error() string { return strings.ToLower(e.Field) + ": " + e.Msg }
 
-func fieldErr(field, format string, args ...any) error {
+// FieldError reports an invalid config field as a *ConfigError.
+func FieldError(field, format string, args ...any) error {
 	return &ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
@@ -195,11 +196,11 @@ const (
 // withDefaults returns cfg with defaults applied, or the first invalid field.
 func (cfg Config) withDefaults() (Config, error) {
 	if cfg.URL == "" {
-		return cfg, fieldErr("URL", "is required")
+		return cfg, FieldError("URL", "is required")
 	}
 	u, err := url.Parse(cfg.URL)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return cfg, fieldErr("URL", "%q is not an http:// or https:// URL with a host", cfg.URL)
+		return cfg, FieldError("URL", "%q is not an http:// or https:// URL with a host", cfg.URL)
 	}
 	switch cfg.Scenario {
 	case Plain:
@@ -210,10 +211,10 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.Method = strings.ToUpper(cfg.Method)
 	case Get, Create, Batch, Update, List, Delete, Mixed:
 		if cfg.Method != "" || cfg.Body != nil {
-			return cfg, fieldErr("Scenario", "a scenario builds its own requests: drop the method and body")
+			return cfg, FieldError("Scenario", "a scenario builds its own requests: drop the method and body")
 		}
 	default:
-		return cfg, fieldErr("Scenario", "unknown scenario %q (want one of %s)", cfg.Scenario, scenarioNames())
+		return cfg, FieldError("Scenario", "unknown scenario %q (want one of %s)", cfg.Scenario, scenarioNames())
 	}
 	if cfg.Load, err = cfg.Load.withDefaults(); err != nil {
 		return cfg, err
@@ -225,9 +226,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	Default(&cfg.ListLimit, defaultListLimit)
 	switch {
 	case cfg.BatchSize < 1 || cfg.BatchSize > maxBatchSize:
-		return cfg, fieldErr("BatchSize", "must be between 1 and %d, not %d", maxBatchSize, cfg.BatchSize)
+		return cfg, FieldError("BatchSize", "must be between 1 and %d, not %d", maxBatchSize, cfg.BatchSize)
 	case cfg.ListLimit < 1 || cfg.ListLimit > maxListLimit:
-		return cfg, fieldErr("ListLimit", "must be between 1 and %d, not %d", maxListLimit, cfg.ListLimit)
+		return cfg, FieldError("ListLimit", "must be between 1 and %d, not %d", maxListLimit, cfg.ListLimit)
 	}
 	return cfg, nil
 }
@@ -256,9 +257,6 @@ func Default[T comparable](p *T, v T) {
 		*p = v
 	}
 }
-
-// FieldError reports an invalid config field as a *ConfigError.
-func FieldError(field, format string, args ...any) error { return fieldErr(field, format, args...) }
 
 func scenarioNames() string {
 	names := make([]string, len(Scenarios))

@@ -11,19 +11,13 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// A worker's own connection.
-//
-// wrk and ab give each connection to one sender. fasthttp's HostClient is
-// a pool: every request takes a connection from it and puts it back (a
-// mutex and a clock read each way), and sets a read and a write deadline
-// (a runtime timer change each). At a no-op server those were ~15% of
-// loadgen's CPU per request, and on this project's shared machines every
-// microsecond the load generator spends is taken from the server and the
-// node it measures. A connDoer is one worker's connection: requests go
-// straight onto it, and its socket deadline moves only when it comes
-// within Timeout of firing, to twice Timeout ahead. A request is still
-// held to Timeout: an answer that comes later counts as a timeout.
-
+// A connDoer is one worker's own connection, as wrk and ab give each
+// connection to one sender. fasthttp's HostClient pool takes and returns a
+// connection and sets two deadlines per request: ~15% of loadgen's CPU at
+// a no-op server, taken from the server it measures on a shared machine.
+// A connDoer's socket deadline moves only when it comes within Timeout of
+// firing, to twice Timeout ahead; an answer later than Timeout still
+// counts as a timeout.
 type connDoer struct {
 	c        *client
 	conn     net.Conn

@@ -131,30 +131,17 @@ func appendUpdateJSON(b []byte, r *rand.Rand) []byte {
 	p := newPerson(r)
 	fields := 1 + r.IntN(7) // a non-empty subset of {name, email, age} as bits
 	b = append(b, '{')
-	sep := false
 	if fields&1 != 0 {
-		b = append(b, `"name":"`...)
-		b = p.appendName(b)
-		b = append(b, '"')
-		sep = true
+		b = append(p.appendName(append(b, `"name":"`...)), '"', ',')
 	}
 	if fields&2 != 0 {
-		if sep {
-			b = append(b, ',')
-		}
-		b = append(b, `"email":"`...)
-		b = p.appendEmail(b)
-		b = append(b, '"')
-		sep = true
+		b = append(p.appendEmail(append(b, `"email":"`...)), '"', ',')
 	}
 	if fields&4 != 0 {
-		if sep {
-			b = append(b, ',')
-		}
-		b = append(b, `"age":`...)
-		b = strconv.AppendInt(b, int64(p.age), 10)
+		b = append(strconv.AppendInt(append(b, `"age":`...), int64(p.age), 10), ',')
 	}
-	return append(b, '}')
+	b[len(b)-1] = '}' // in place of the last field's comma
+	return b
 }
 
 // scanIDs appends every "id" string value in a JSON body to dst: the user
@@ -162,44 +149,24 @@ func appendUpdateJSON(b []byte, r *rand.Rand) []byte {
 // output is all it reads, so a scan for the key is enough; a quote inside a
 // string value is always escaped and cannot start a false match.
 func scanIDs(body []byte, dst []string) []string {
-	const key = `"id"`
-	for i := 0; i+len(key) <= len(body); {
-		j := indexFrom(body, key, i)
+	key := []byte(`"id"`)
+	for {
+		j := bytes.Index(body, key)
 		if j < 0 {
-			break
+			return dst
 		}
-		k := j + len(key)
-		k = skipSpace(body, k)
-		if k >= len(body) || body[k] != ':' {
-			i = j + 1
+		v, ok := bytes.CutPrefix(bytes.TrimLeft(body[j+len(key):], " \t\n\r"), []byte(":"))
+		if ok {
+			v, ok = bytes.CutPrefix(bytes.TrimLeft(v, " \t\n\r"), []byte(`"`))
+		}
+		if !ok {
+			body = body[j+1:]
 			continue
 		}
-		k = skipSpace(body, k+1)
-		if k >= len(body) || body[k] != '"' {
-			i = j + 1
-			continue
+		id, after, found := bytes.Cut(v, []byte(`"`))
+		if !found {
+			return dst
 		}
-		end := indexFrom(body, `"`, k+1)
-		if end < 0 {
-			break
-		}
-		dst = append(dst, string(body[k+1:end]))
-		i = end + 1
+		dst, body = append(dst, string(id)), after
 	}
-	return dst
-}
-
-func indexFrom(b []byte, s string, from int) int {
-	i := bytes.Index(b[from:], []byte(s))
-	if i < 0 {
-		return -1
-	}
-	return from + i
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
 }

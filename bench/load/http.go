@@ -102,7 +102,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 func CheckLoopback(ctx context.Context, host string) error {
 	if ip := net.ParseIP(host); ip != nil {
 		if !ip.IsLoopback() {
-			return fieldErr("URL", "%s is not a loopback address (127.0.0.0/8, ::1); remote targets need AllowRemote", host)
+			return FieldError("URL", "%s is not a loopback address (127.0.0.0/8, ::1); remote targets need AllowRemote", host)
 		}
 		return nil
 	}
@@ -114,7 +114,7 @@ func CheckLoopback(ctx context.Context, host string) error {
 	}
 	for _, ip := range ips {
 		if !ip.IP.IsLoopback() {
-			return fieldErr("URL", "%s resolves to %s, not a loopback address; remote targets need AllowRemote", host, ip.IP)
+			return FieldError("URL", "%s resolves to %s, not a loopback address; remote targets need AllowRemote", host, ip.IP)
 		}
 	}
 	return nil

@@ -35,11 +35,11 @@ func ParseMix(s string) (Mix, error) {
 		}
 		name, w, ok := strings.Cut(part, "=")
 		if !ok {
-			return nil, fieldErr("Mix", "%q is not op=weight", part)
+			return nil, FieldError("Mix", "%q is not op=weight", part)
 		}
 		weight, err := strconv.Atoi(strings.TrimSpace(w))
 		if err != nil || weight < 0 {
-			return nil, fieldErr("Mix", "weight %q of %s is not a non-negative integer", w, name)
+			return nil, FieldError("Mix", "weight %q of %s is not a non-negative integer", w, name)
 		}
 		op := Scenario(strings.ToLower(strings.TrimSpace(name)))
 		switch op {
@@ -60,16 +60,16 @@ func (m Mix) validate() error {
 		switch e.Op {
 		case Get, Create, Batch, Update, List, Delete:
 		default:
-			return fieldErr("Mix", "unknown operation %q (want read, write, get, create, batch, update, list or delete)", e.Op)
+			return FieldError("Mix", "unknown operation %q (want read, write, get, create, batch, update, list or delete)", e.Op)
 		}
 		if seen[e.Op] {
-			return fieldErr("Mix", "operation %s appears twice", e.Op)
+			return FieldError("Mix", "operation %s appears twice", e.Op)
 		}
 		seen[e.Op] = true
 		total += e.Weight
 	}
 	if total <= 0 {
-		return fieldErr("Mix", "weights must add up to more than zero")
+		return FieldError("Mix", "weights must add up to more than zero")
 	}
 	return nil
 }

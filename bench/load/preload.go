@@ -2,6 +2,7 @@ package load
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -36,9 +37,9 @@ func Preload(ctx context.Context, cfg PreloadConfig) ([]string, error) {
 	Default(&cfg.Sample, 100_000)
 	switch {
 	case cfg.BatchSize < 1 || cfg.BatchSize > maxBatchSize:
-		return nil, fieldErr("BatchSize", "must be between 1 and %d, not %d", maxBatchSize, cfg.BatchSize)
+		return nil, FieldError("BatchSize", "must be between 1 and %d, not %d", maxBatchSize, cfg.BatchSize)
 	case cfg.Users < 1 || cfg.Conns < 1 || cfg.Sample < 1:
-		return nil, fieldErr("Users", "users, connections and sample must be positive")
+		return nil, FieldError("Users", "users, connections and sample must be positive")
 	}
 	hc, err := Config{URL: cfg.URL, Load: Load{Concurrency: cfg.Conns, Requests: 1}}.withDefaults()
 	if err != nil {
@@ -50,10 +51,7 @@ func Preload(ctx context.Context, cfg PreloadConfig) ([]string, error) {
 	}
 	c := newClient(hc, u)
 	defer c.close()
-	s := &apiScenario{cfg: hc, c: c, base: strings.TrimRight(hc.URL, "/"), seed: cfg.Seed}
-	if s.seed == 0 {
-		s.seed = rand.Uint64()
-	}
+	s := &apiScenario{cfg: hc, c: c, base: strings.TrimRight(hc.URL, "/"), seed: cmp.Or(cfg.Seed, rand.Uint64())}
 	rs := NewReservoir[string](cfg.Sample)
 	chunks := (cfg.Users + cfg.BatchSize - 1) / cfg.BatchSize
 	var created atomic.Int64

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,14 +45,14 @@ func (cfg RawConfig) withDefaults() (RawConfig, error) {
 	Default(&cfg.Scenario, Get)
 	_, cerr := gocql.ParseConsistencyWrapper(cfg.Consistency)
 	switch {
-	case !keyspaceName.MatchString(cfg.Keyspace):
-		return cfg, fieldErr("Keyspace", "%q is not a keyspace name (lowercase letter, then up to 47 of a-z, 0-9, _)", cfg.Keyspace)
+	case !ValidKeyspace(cfg.Keyspace):
+		return cfg, FieldError("Keyspace", "%q is not a keyspace name (lowercase letter, then up to 47 of a-z, 0-9, _)", cfg.Keyspace)
 	case cerr != nil:
-		return cfg, fieldErr("Consistency", "%q is not a consistency level", cfg.Consistency)
+		return cfg, FieldError("Consistency", "%q is not a consistency level", cfg.Consistency)
 	case cfg.NumConns < 0:
-		return cfg, fieldErr("NumConns", "must be positive")
+		return cfg, FieldError("NumConns", "must be positive")
 	case cfg.Scenario != Get && cfg.Scenario != Create && cfg.Scenario != Mixed:
-		return cfg, fieldErr("Scenario", "raw mode runs get, create or mixed, not %q", cfg.Scenario)
+		return cfg, FieldError("Scenario", "raw mode runs get, create or mixed, not %q", cfg.Scenario)
 	}
 	var err error
 	if cfg.Load, err = cfg.Load.withDefaults(); err != nil {
@@ -59,7 +60,7 @@ func (cfg RawConfig) withDefaults() (RawConfig, error) {
 	}
 	for _, e := range cfg.Mix {
 		if e.Op != Get && e.Op != Create && e.Weight > 0 {
-			return cfg, fieldErr("Mix", "raw mode mixes get and create only, not %s", e.Op)
+			return cfg, FieldError("Mix", "raw mode mixes get and create only, not %s", e.Op)
 		}
 	}
 	return cfg, nil
@@ -122,10 +123,7 @@ func RunRaw(ctx context.Context, cfg RawConfig) (*Result, error) {
 		consistency: consistency,
 		selectCQL:   "SELECT id, name, email, age, created_at, updated_at FROM " + cfg.Keyspace + ".users WHERE id = ?",
 		insertCQL:   "INSERT INTO " + cfg.Keyspace + ".users (id, name, email, age, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-		seed:        cfg.Seed,
-	}
-	if rr.seed == 0 {
-		rr.seed = rand.Uint64()
+		seed:        cmp.Or(cfg.Seed, rand.Uint64()),
 	}
 	rr.ops = newPicker(cfg.Scenario, cfg.Mix)
 	if err := rr.createSchema(ctx); err != nil {

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,7 +33,7 @@ func WriteReport(w io.Writer, r *Result, f Format) error {
 	case FormatJSON:
 		return WriteJSON(w, r)
 	}
-	return fieldErr("Format", "unknown format %q (want ab, wrk or json)", f)
+	return FieldError("Format", "unknown format %q (want ab, wrk or json)", f)
 }
 
 // WriteJSON writes r's Summary as indented JSON.
@@ -133,18 +134,10 @@ func WriteAB(w io.Writer, r *Result) error {
 // error kind, the rate schedule and each operation of a mix.
 func writeExtras(b *strings.Builder, r *Result) {
 	if len(r.Status) > 0 {
-		parts := []string{}
-		for _, code := range slices.Sorted(maps.Keys(r.Status)) {
-			parts = append(parts, fmt.Sprintf("%d: %d", code, r.Status[code]))
-		}
-		fmt.Fprintf(b, "\nStatus codes:           %s\n", strings.Join(parts, ", "))
+		fmt.Fprintf(b, "\nStatus codes:           %s\n", joinSorted(r.Status, "%d: %d"))
 	}
 	if len(r.Errors) > 0 {
-		parts := []string{}
-		for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
-			parts = append(parts, fmt.Sprintf("%s %d", k, r.Errors[k]))
-		}
-		fmt.Fprintf(b, "Errors:                 %s\n", strings.Join(parts, ", "))
+		fmt.Fprintf(b, "Errors:                 %s\n", joinSorted(r.Errors, "%s %d"))
 	}
 	if r.Rate > 0 {
 		fmt.Fprintf(b, "Schedule:               %.2f req/s, %d scheduled, %d unsent\n", r.Rate, r.Scheduled, r.Unsent)
@@ -169,6 +162,16 @@ func writeExtras(b *strings.Builder, r *Result) {
 			fmt.Fprintf(b, "  %-20s %10d %8d %8.3f %8.3f %8.3f %8.3f\n", n, s.Count, o.Errors, s.At(50), s.At(90), s.At(99), s.At(99.9))
 		}
 	}
+}
+
+// joinSorted lists m's entries in key order, each as format renders key
+// and count.
+func joinSorted[K cmp.Ordered](m map[K]int64, format string) string {
+	parts := []string{}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf(format, k, m[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func scenarioLabel(r *Result) string {
@@ -200,10 +203,7 @@ func targetHostPort(target string) (string, string) {
 func WriteWrk(w io.Writer, r *Result) error {
 	b := &strings.Builder{}
 	l := Summarize(r.Latency)
-	threads := r.Threads
-	if threads == 0 {
-		threads = 1
-	}
+	threads := cmp.Or(r.Threads, 1)
 	fmt.Fprintf(b, "Running %s test @ %s\n", wrkTime(r.Elapsed.Seconds()*1e6), r.Target)
 	fmt.Fprintf(b, "  %d threads and %d connections\n", threads, r.Concurrency)
 	fmt.Fprintf(b, "  Thread Stats   Avg      Stdev     Max   +/- Stdev\n")

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -51,10 +52,7 @@ func newAPIScenario(ctx context.Context, cfg Config, c *client, u *url.URL) (*ap
 		cfg:  cfg,
 		c:    c,
 		base: u.Scheme + "://" + u.Host + strings.TrimRight(u.Path, "/"),
-		seed: cfg.Seed,
-	}
-	if s.seed == 0 {
-		s.seed = rand.Uint64()
+		seed: cmp.Or(cfg.Seed, rand.Uint64()),
 	}
 	s.ops = newPicker(cfg.Scenario, cfg.Mix)
 	has := s.ops.has
@@ -127,40 +125,38 @@ var noBatchStatus = map[int]bool{fasthttp.StatusNotFound: true, fasthttp.StatusM
 // createBatch creates k users with one POST /users/batch (or k POST /users
 // when batching is unavailable) and appends their ids to dst.
 func (s *apiScenario) createBatch(req *fasthttp.Request, resp *fasthttp.Response, r *rand.Rand, k int, dst []string) ([]string, error) {
+	if err := s.post(req, resp, "/users/batch", appendBatchJSON(nil, r, k)); err != nil {
+		return dst, err
+	}
+	if !noBatchStatus[resp.StatusCode()] {
+		return scanIDs(resp.Body(), dst), nil
+	}
+	for range k {
+		if err := s.post(req, resp, "/users", appendUserJSON(nil, r)); err != nil {
+			return dst, err
+		}
+		dst = scanIDs(resp.Body(), dst)
+	}
+	return dst, nil
+}
+
+// post sends one unmeasured POST of a create and wants 201, except for the
+// answers that say the server has no batch route.
+func (s *apiScenario) post(req *fasthttp.Request, resp *fasthttp.Response, path string, body []byte) error {
 	req.Reset()
-	req.SetRequestURI(s.base + "/users/batch")
+	req.SetRequestURI(s.base + path)
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType("application/json")
-	req.SetBodyRaw(appendBatchJSON(nil, r, k))
+	req.SetBodyRaw(body)
 	applyHeaders(req, s.cfg)
 	s.setup.Add(1)
 	if err := s.c.Do(req, resp); err != nil {
-		return dst, fmt.Errorf("POST /users/batch: %w", err)
+		return fmt.Errorf("POST %s: %w", path, err)
 	}
-	switch {
-	case resp.StatusCode() == fasthttp.StatusCreated:
-		return scanIDs(resp.Body(), dst), nil
-	case noBatchStatus[resp.StatusCode()]:
-		for range k {
-			req.Reset()
-			req.SetRequestURI(s.base + "/users")
-			req.Header.SetMethod(fasthttp.MethodPost)
-			req.Header.SetContentType("application/json")
-			req.SetBodyRaw(appendUserJSON(nil, r))
-			applyHeaders(req, s.cfg)
-			s.setup.Add(1)
-			if err := s.c.Do(req, resp); err != nil {
-				return dst, fmt.Errorf("POST /users: %w", err)
-			}
-			if resp.StatusCode() != fasthttp.StatusCreated {
-				return dst, fmt.Errorf("POST /users answered %d: %s", resp.StatusCode(), excerpt(resp.Body()))
-			}
-			dst = scanIDs(resp.Body(), dst)
-		}
-		return dst, nil
-	default:
-		return dst, fmt.Errorf("POST /users/batch answered %d: %s", resp.StatusCode(), excerpt(resp.Body()))
+	if st := resp.StatusCode(); st != fasthttp.StatusCreated && !(path == "/users/batch" && noBatchStatus[st]) {
+		return fmt.Errorf("POST %s answered %d: %s", path, st, excerpt(resp.Body()))
 	}
+	return nil
 }
 
 func excerpt(b []byte) string {

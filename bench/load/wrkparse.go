@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -100,10 +101,7 @@ func parseWrkBytes(v string) int64 {
 	mult := 1.0
 	for i, u := range []string{"K", "M", "G", "T"} {
 		if num, ok := strings.CutSuffix(v, u); ok {
-			v = num
-			for range i + 1 {
-				mult *= 1024
-			}
+			v, mult = num, math.Pow(1024, float64(i+1))
 			break
 		}
 	}

@@ -34,15 +34,25 @@ type Node struct {
 }
 
 func NewNode(hosts []string, nodetool []string) (*Node, error) {
+	s, err := Connect(hosts, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &Node{session: s, nodetool: nodetool}, nil
+}
+
+// Connect opens a session of one connection per host at consistency One,
+// for reading the node's state and dropping keyspaces.
+func Connect(hosts []string, timeout time.Duration) (*gocql.Session, error) {
 	cluster := gocql.NewCluster(hosts...)
 	cluster.Consistency = gocql.One
-	cluster.Timeout = 5 * time.Second
+	cluster.Timeout = timeout
 	cluster.NumConns = 1
 	s, err := cluster.CreateSession()
 	if err != nil {
-		return nil, fmt.Errorf("connect to cassandra at %v for its stats: %w", hosts, err)
+		return nil, fmt.Errorf("connect to cassandra at %v: %w", hosts, err)
 	}
-	return &Node{session: s, nodetool: nodetool}, nil
+	return s, nil
 }
 
 func (n *Node) Close() { n.session.Close() }
@@ -94,13 +104,9 @@ func parsePendingTasks(out string) int64 {
 // "batch". Creates depend on it more than on anything the server does
 // (docs/benchmarks.md), so every report names it.
 func CommitLogSync(ctx context.Context, hosts []string) (string, error) {
-	cluster := gocql.NewCluster(hosts...)
-	cluster.Consistency = gocql.One
-	cluster.Timeout = 10 * time.Second
-	cluster.NumConns = 1
-	s, err := cluster.CreateSession()
+	s, err := Connect(hosts, 10*time.Second)
 	if err != nil {
-		return "", fmt.Errorf("connect to cassandra at %v: %w", hosts, err)
+		return "", err
 	}
 	defer s.Close()
 	iter := s.Query(`SELECT name, value FROM system_views.settings`).WithContext(ctx).Iter()
@@ -134,27 +140,4 @@ func describeSync(settings map[string]string) string {
 		return "periodic (" + first("commitlog_sync_period", "commitlog_sync_period_in_ms") + ")"
 	}
 	return mode
-}
-
-// Gauge reads one series of the server's /metrics, by family name and,
-// when the family has several series, the first; ok is false when the
-// server does not expose it.
-func (p *Probe) Gauge(ctx context.Context, family string) (v float64, ok bool, err error) {
-	fams, err := p.metrics(ctx)
-	if err != nil {
-		return 0, false, err
-	}
-	f := fams[family]
-	if f == nil || len(f.Metric) == 0 {
-		return 0, false, nil
-	}
-	switch m := f.Metric[0]; {
-	case m.Gauge != nil:
-		return m.Gauge.GetValue(), true, nil
-	case m.Counter != nil:
-		return m.Counter.GetValue(), true, nil
-	case m.Untyped != nil:
-		return m.Untyped.GetValue(), true, nil
-	}
-	return 0, false, nil
 }

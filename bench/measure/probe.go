@@ -69,20 +69,8 @@ func (p *Probe) Sample(ctx context.Context) (ServerSample, error) {
 		return s, err
 	}
 	gauge := func(name string) float64 {
-		f := fams[name]
-		if f == nil || len(f.Metric) == 0 {
-			return 0
-		}
-		m := f.Metric[0]
-		switch {
-		case m.Gauge != nil:
-			return m.Gauge.GetValue()
-		case m.Counter != nil:
-			return m.Counter.GetValue()
-		case m.Untyped != nil:
-			return m.Untyped.GetValue()
-		}
-		return 0
+		v, _ := value(fams, name)
+		return v
 	}
 	s.HeapInuseBytes = gauge("go_memstats_heap_inuse_bytes")
 	s.HeapAllocBytes = gauge("go_memstats_heap_alloc_bytes")
@@ -99,6 +87,35 @@ func (p *Probe) Sample(ctx context.Context) (ServerSample, error) {
 	}
 	s.HTTPConns, s.CQLConns, err = tcpConns(p.pid, p.httpPort, 9042)
 	return s, err
+}
+
+// Gauge reads one series of the server's /metrics, by family name and,
+// when the family has several series, the first; ok is false when the
+// server does not expose it.
+func (p *Probe) Gauge(ctx context.Context, family string) (v float64, ok bool, err error) {
+	fams, err := p.metrics(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	v, ok = value(fams, family)
+	return v, ok, nil
+}
+
+// value is the first series of family, a gauge, counter or untyped.
+func value(fams map[string]*dto.MetricFamily, family string) (float64, bool) {
+	f := fams[family]
+	if f == nil || len(f.Metric) == 0 {
+		return 0, false
+	}
+	switch m := f.Metric[0]; {
+	case m.Gauge != nil:
+		return m.Gauge.GetValue(), true
+	case m.Counter != nil:
+		return m.Counter.GetValue(), true
+	case m.Untyped != nil:
+		return m.Untyped.GetValue(), true
+	}
+	return 0, false
 }
 
 func (p *Probe) metrics(ctx context.Context) (map[string]*dto.MetricFamily, error) {

@@ -30,6 +30,12 @@ type Chart struct {
 	Refs        []Series // drawn dashed, e.g. a p99 bound
 }
 
+// Plot is a chart and the base name of its files.
+type Plot struct {
+	Base  string
+	Chart Chart
+}
+
 // Save draws c into dir as BASE.svg and BASE.png and returns the SVG's
 // name, or "" when no series has a point. Git keeps the SVG only
 // (scripts/check-tracked.sh); the PNG is for a quick look on the machine.

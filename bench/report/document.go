@@ -16,20 +16,31 @@ type Document struct {
 	b strings.Builder
 }
 
+// Header is what every report holds first: its directory (not in its
+// JSON), when it was generated, and the run's settings from meta.json.
+type Header struct {
+	Dir       string            `json:"-"`
+	Generated time.Time         `json:"generated"`
+	Meta      map[string]string `json:"meta,omitempty"`
+}
+
+// Path is the report's report.md.
+func (h Header) Path() string { return filepath.Join(h.Dir, "report.md") }
+
 // NewDocument starts a report: "# title", the line saying when and from
 // which directory it was generated (with intro after it, if any), and the
-// settings table of meta.
-func NewDocument(title, dir string, generated time.Time, intro string, meta map[string]string) *Document {
+// settings table of h's meta.
+func NewDocument(title string, h Header, intro string) *Document {
 	d := &Document{}
-	d.Printf("# %s\n\nGenerated %s from `%s`.", title, generated.Format(time.RFC3339), dir)
+	d.Printf("# %s\n\nGenerated %s from `%s`.", title, h.Generated.Format(time.RFC3339), h.Dir)
 	if intro != "" {
 		d.Printf(" %s", intro)
 	}
 	d.Printf("\n\n")
-	if len(meta) > 0 {
+	if len(h.Meta) > 0 {
 		d.Table("setting", "value")
-		for _, k := range slices.Sorted(maps.Keys(meta)) {
-			d.Row(k, Escape(meta[k]))
+		for _, k := range slices.Sorted(maps.Keys(h.Meta)) {
+			d.Row(k, Escape(h.Meta[k]))
 		}
 		d.Printf("\n")
 	}
@@ -62,9 +73,24 @@ func (d *Document) Plots(names []string) {
 // String is the document so far.
 func (d *Document) String() string { return d.b.String() }
 
-// Write writes the document to DIR/report.md.
-func (d *Document) Write(dir string) error {
-	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(d.String()), 0o644)
+// Write writes what every run leaves in dir: results as results.json,
+// each plot as BASE.svg and BASE.png, and report.md as doc writes it with
+// the names of the plots that have a point.
+func Write(dir string, results any, plots []Plot, doc func(plots []string) *Document) error {
+	if err := WriteJSON(filepath.Join(dir, "results.json"), results); err != nil {
+		return err
+	}
+	var names []string
+	for _, p := range plots {
+		name, err := p.Chart.Save(dir, p.Base)
+		if err != nil {
+			return fmt.Errorf("plot %s: %w", p.Base, err)
+		}
+		if name != "" {
+			names = append(names, name)
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(doc(names).String()), 0o644)
 }
 
 // Escape makes s safe inside a table cell.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"reflect"
 	"sync/atomic"
 	"time"
@@ -143,9 +142,6 @@ func (s *Report) verdicts(cfg Config) {
 // Write writes results.json, the plots and report.md into s.Dir.
 func (s *Report) Write() error {
 	s.Generated = time.Now().UTC()
-	if err := report.WriteJSON(filepath.Join(s.Dir, "results.json"), s); err != nil {
-		return err
-	}
 	col := func(name string, f func(Sample) float64) report.Series {
 		var pts plotter.XYs
 		for _, smp := range s.Samples {
@@ -154,45 +150,32 @@ func (s *Report) Write() error {
 		return report.Series{Name: name, Pts: pts}
 	}
 	const x = "minutes into the load"
-	charts := []struct {
-		base string
-		c    report.Chart
-	}{
-		{"soak-latency", report.Chart{Title: "Client latency per window", X: x, Y: "ms from intended send (log)", LogY: true, Lines: []report.Series{
+	plots := []report.Plot{
+		{Base: "soak-latency", Chart: report.Chart{Title: "Client latency per window", X: x, Y: "ms from intended send (log)", LogY: true, Lines: []report.Series{
 			col("p50", func(m Sample) float64 { return m.P50 }),
 			col("p99", func(m Sample) float64 { return m.P99 }),
 			col("p99.9", func(m Sample) float64 { return m.P999 })}}},
-		{"soak-memory", report.Chart{Title: "Server memory", X: x, Y: "MiB", Lines: []report.Series{
+		{Base: "soak-memory", Chart: report.Chart{Title: "Server memory", X: x, Y: "MiB", Lines: []report.Series{
 			col("RSS (/proc)", func(m Sample) float64 { return m.RSSMiB }),
 			col("heap in use", func(m Sample) float64 { return m.HeapInuseMiB }),
 			col("heap allocated", func(m Sample) float64 { return m.HeapAllocMiB })}}},
-		{"soak-goroutines", report.Chart{Title: "Server goroutines and connections", X: x, Y: "count", Lines: []report.Series{
+		{Base: "soak-goroutines", Chart: report.Chart{Title: "Server goroutines and connections", X: x, Y: "count", Lines: []report.Series{
 			col("goroutines", func(m Sample) float64 { return m.Goroutines }),
 			col("HTTP connections", func(m Sample) float64 { return float64(m.HTTPConns) }),
 			col("CQL connections", func(m Sample) float64 { return float64(m.CQLConns) })}}},
-		{"soak-gc", report.Chart{Title: "Server GC per window", X: x, Y: "ms", Lines: []report.Series{
+		{Base: "soak-gc", Chart: report.Chart{Title: "Server GC per window", X: x, Y: "ms", Lines: []report.Series{
 			col("total pause", func(m Sample) float64 { return m.GCPauseMs }),
 			col("longest pause (bucket bound)", func(m Sample) float64 { return m.GCMaxPauseMs })}}},
-		{"soak-cassandra", report.Chart{Title: "Cassandra background work", X: x, Y: "count", Lines: []report.Series{
+		{Base: "soak-cassandra", Chart: report.Chart{Title: "Cassandra background work", X: x, Y: "count", Lines: []report.Series{
 			col("pending compactions (thread pool)", func(m Sample) float64 { return float64(m.CompactionsPending) }),
 			col("running compactions", func(m Sample) float64 { return float64(m.CompactionsActive) }),
 			col("memtable flushes in the window", func(m Sample) float64 { return float64(m.Flushes) })}}},
 	}
-	var plots []string
-	for _, ch := range charts {
-		name, err := ch.c.Save(s.Dir, ch.base)
-		if err != nil {
-			return fmt.Errorf("plot %s: %w", ch.base, err)
-		}
-		if name != "" {
-			plots = append(plots, name)
-		}
-	}
-	return s.document(plots).Write(s.Dir)
+	return report.Write(s.Dir, s, plots, s.document)
 }
 
 func (s *Report) document(plots []string) *report.Document {
-	d := report.NewDocument("Soak", s.Dir, s.Generated, "", s.Meta)
+	d := report.NewDocument("Soak", s.Header, "")
 	d.Printf("## Verdicts\n\n")
 	d.Table("check", "want", "measured", "verdict")
 	for _, v := range s.Verdicts {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,12 +128,10 @@ type Sample struct {
 
 // Report is a finished soak.
 type Report struct {
-	Dir       string            `json:"-"`
-	Generated time.Time         `json:"generated"`
-	Meta      map[string]string `json:"meta"`
-	Verdicts  []report.Verdict  `json:"verdicts"`
-	Samples   []Sample          `json:"samples"`
-	Summary   load.Summary      `json:"summary"` // the whole load, as loadgen's JSON
+	report.Header
+	Verdicts []report.Verdict `json:"verdicts"`
+	Samples  []Sample         `json:"samples"`
+	Summary  load.Summary     `json:"summary"` // the whole load, as loadgen's JSON
 
 	IdleGoroutines  float64 `json:"idle_goroutines"`  // before the load
 	AfterGoroutines float64 `json:"after_goroutines"` // lowest within Config.Idle after it
@@ -204,7 +201,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Report{Dir: cfg.Out, Meta: meta}
+	s := &Report{Header: report.Header{Dir: cfg.Out, Meta: meta}}
 	idle, err := r.probe.Sample(ctx)
 	if err != nil {
 		return nil, err
@@ -243,7 +240,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := s.Write(); err != nil {
 		return nil, err
 	}
-	r.Logf("report: %s", filepath.Join(cfg.Out, "report.md"))
+	r.Logf("report: %s", s.Path())
 	for _, v := range s.Verdicts {
 		r.Logf("%s", v)
 	}

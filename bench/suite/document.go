@@ -12,8 +12,8 @@ import (
 )
 
 func (s *Report) document(plots []string) *report.Document {
-	d := report.NewDocument("Benchmark report", s.Dir, s.Generated,
-		"Figures are medians of alternating runs; the spread (min-max) is in `results.json`.", s.Meta)
+	d := report.NewDocument("Benchmark report", s.Header,
+		"Figures are medians of alternating runs; the spread (min-max) is in `results.json`.")
 	d.Printf("## Targets\n\nA verdict reads the medians; \"repeats met\" says how many repeats, each on its own\n")
 	d.Printf("(the ratio of two runs made next to each other), would have met the bound.\n\n")
 	d.Table("target", "want", "measured", "verdict", "repeats met", "from")

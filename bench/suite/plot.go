@@ -1,17 +1,14 @@
 package suite
 
 import (
-	"fmt"
-
 	"gonum.org/v1/plot/plotter"
 
 	"github.com/userapi/userapi/bench/harness"
 	"github.com/userapi/userapi/bench/report"
 )
 
-// plots draws the suite's throughput and latency figures and returns the
-// names for the report to embed.
-func (s *Report) plots() ([]string, error) {
+// plots are the suite's throughput and latency figures.
+func (s *Report) plots() []report.Plot {
 	var api, calibration []string
 	for _, sc := range s.scenarios() {
 		if sc == "noop" {
@@ -20,30 +17,14 @@ func (s *Report) plots() ([]string, error) {
 			api = append(api, sc)
 		}
 	}
-	charts := []struct {
-		base string
-		c    report.Chart
-	}{
-		{"throughput", s.throughput("Throughput (median of runs)", api)},
-		{"calibration", s.throughput("Client check: no-op server (median of runs)", calibration)},
+	plots := []report.Plot{
+		{Base: "throughput", Chart: s.throughput("Throughput (median of runs)", api)},
+		{Base: "calibration", Chart: s.throughput("Client check: no-op server (median of runs)", calibration)},
 	}
 	for _, sc := range s.scenarios() {
-		charts = append(charts, struct {
-			base string
-			c    report.Chart
-		}{"latency-" + sc, s.latency(sc)})
+		plots = append(plots, report.Plot{Base: "latency-" + sc, Chart: s.latency(sc)})
 	}
-	var names []string
-	for _, ch := range charts {
-		n, err := ch.c.Save(s.Dir, ch.base)
-		if err != nil {
-			return nil, fmt.Errorf("plot %s: %w", ch.base, err)
-		}
-		if n != "" {
-			names = append(names, n)
-		}
-	}
-	return names, nil
+	return plots
 }
 
 func (s *Report) modes() []string {

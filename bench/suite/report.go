@@ -1,6 +1,7 @@
 package suite
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -79,19 +80,17 @@ type Ratio struct {
 
 // Report is a suite directory, aggregated.
 type Report struct {
-	Dir       string            `json:"-"`
-	Generated time.Time         `json:"generated"`
-	Meta      map[string]string `json:"meta,omitempty"`
-	Groups    []*Group          `json:"groups"`
-	Ratios    []Ratio           `json:"ratios"`
-	Targets   []report.Verdict  `json:"targets"`
-	Runs      []RunSummary      `json:"runs"`
-	Profiles  map[string]string `json:"-"`
+	report.Header
+	Groups   []*Group          `json:"groups"`
+	Ratios   []Ratio           `json:"ratios"`
+	Targets  []report.Verdict  `json:"targets"`
+	Runs     []RunSummary      `json:"runs"`
+	Profiles map[string]string `json:"-"`
 }
 
 // Load reads a suite directory and aggregates its runs.
 func Load(dir string) (*Report, error) {
-	s := &Report{Dir: dir, Generated: time.Now().UTC(), Profiles: map[string]string{}}
+	s := &Report{Header: report.Header{Dir: dir, Generated: time.Now().UTC()}, Profiles: map[string]string{}}
 	if err := report.ReadJSON(filepath.Join(dir, "meta.json"), &s.Meta); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -123,13 +122,8 @@ func Load(dir string) (*Report, error) {
 			if err := report.ReadJSON(f, &sum); err != nil {
 				return nil, err
 			}
-			r = RunSummary{Mode: sum.Labels["mode"], Scenario: sum.Labels["scenario"], Repeat: sum.Labels["repeat"], Summary: sum}
-			if r.Mode == "" {
-				r.Mode = sum.Mode
-			}
-			if r.Scenario == "" {
-				r.Scenario = sum.Scenario
-			}
+			r = RunSummary{Mode: cmp.Or(sum.Labels["mode"], sum.Mode), Scenario: cmp.Or(sum.Labels["scenario"], sum.Scenario),
+				Repeat: sum.Labels["repeat"], Summary: sum}
 		default:
 			continue
 		}
@@ -226,13 +220,4 @@ func (s *Report) Verdicts() []string {
 }
 
 // Write writes results.json, the plots and report.md into s.Dir.
-func (s *Report) Write() error {
-	if err := report.WriteJSON(filepath.Join(s.Dir, "results.json"), s); err != nil {
-		return err
-	}
-	plots, err := s.plots()
-	if err != nil {
-		return err
-	}
-	return s.document(plots).Write(s.Dir)
-}
+func (s *Report) Write() error { return report.Write(s.Dir, s, s.plots(), s.document) }

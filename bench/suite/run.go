@@ -22,19 +22,11 @@ import (
 )
 
 // Config is one run of the benchmark suite (`make bench`, `loadgen
-// suite`): every mode against every scenario for a fixed time, modes
-// alternating their order in each repeat, plus a calibration of the client.
-//
-//	api         UserAPI as shipped (token-aware batching on)
-//	raw         loadgen raw: the same reads and writes straight to Cassandra
-//	api-batch1  UserAPI with batching off (NoBatchFlags)
-//	naive       the naive baseline server (loadgen naive, bench/naive)
-//	noop        loadgen -t 1 and wrk -t1 against a no-op server, client and
-//	            server pinned to different cores where taskset allows
-//
-// Each server is started for its mode on its own keyspace; each load is a
-// loadgen process of its own, so no run inherits another's heap. Zero
-// fields take the defaults of Defaults.
+// suite`): every mode (harness.ModeAPI and the rest; noop is the client's
+// calibration) against every scenario for a fixed time, modes alternating
+// their order in each repeat. Each server runs on its own keyspace, each
+// load is a loadgen process of its own, so no run inherits another's heap.
+// Zero fields take the defaults of Defaults.
 type Config struct {
 	harness.Config // Port: the servers' (one at a time)
 
@@ -122,15 +114,11 @@ func (c Config) check() error {
 	if c.Duration < 0 || c.NoopDuration < 0 {
 		return load.FieldError("Duration", "must be positive")
 	}
-	for _, sc := range c.Scenarios {
-		if !slices.Contains(Scenarios, sc) {
-			return load.FieldError("Scenarios", "unknown scenario %q (want %s)", sc, strings.Join(Scenarios, ", "))
-		}
+	if err := harness.CheckNames("Scenarios", "scenario", c.Scenarios, Scenarios); err != nil {
+		return err
 	}
-	for _, m := range c.Modes {
-		if !slices.Contains(Modes, m) {
-			return load.FieldError("Modes", "unknown mode %q (want %s)", m, strings.Join(Modes, ", "))
-		}
+	if err := harness.CheckNames("Modes", "mode", c.Modes, Modes); err != nil {
+		return err
 	}
 	if _, err := load.ParseMix(c.Mix); err != nil {
 		return err
@@ -280,7 +268,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := s.Write(); err != nil {
 		return nil, err
 	}
-	r.Logf("report: %s", filepath.Join(cfg.Out, "report.md"))
+	r.Logf("report: %s", s.Path())
 	for _, t := range s.Targets {
 		r.Logf("%s", t)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/userapi/userapi/bench/harness"
 	"github.com/userapi/userapi/bench/load"
+	"github.com/userapi/userapi/bench/measure"
 	"github.com/userapi/userapi/bench/report"
 )
 
@@ -28,23 +29,21 @@ var (
 	}
 	serverCPUOf = metric{
 		func(g *Group) float64 { return g.CPUPerRequestMicros.Median },
-		func(s load.Summary) float64 {
-			if s.Server == nil {
-				return 0
-			}
-			return s.Server.CPUPerRequestMicros
-		},
+		func(s load.Summary) float64 { return cpuPerRequest(s.Server) },
 	}
 	clientCPUOf = metric{
 		func(g *Group) float64 { return g.ClientCPUPerRequestMicros.Median },
-		func(s load.Summary) float64 {
-			if s.Client == nil {
-				return 0
-			}
-			return s.Client.CPUPerRequestMicros
-		},
+		func(s load.Summary) float64 { return cpuPerRequest(s.Client) },
 	}
 )
+
+// cpuPerRequest is u's CPU µs per request, 0 when nothing was watched.
+func cpuPerRequest(u *measure.Usage) float64 {
+	if u == nil {
+		return 0
+	}
+	return u.CPUPerRequestMicros
+}
 
 func (s *Report) ratios() {
 	s.Ratios = nil

@@ -66,12 +66,10 @@ func (k Knee) String(boundMs float64) string {
 
 // Report is a sweep directory, aggregated.
 type Report struct {
-	Dir        string            `json:"-"`
-	Generated  time.Time         `json:"generated"`
-	Meta       map[string]string `json:"meta,omitempty"`
-	P99BoundMs float64           `json:"p99_bound_ms"`
-	Knees      []Knee            `json:"knees"`
-	Steps      []Step            `json:"steps"`
+	report.Header
+	P99BoundMs float64 `json:"p99_bound_ms"`
+	Knees      []Knee  `json:"knees"`
+	Steps      []Step  `json:"steps"`
 }
 
 // Knee returns the knee of mode and scenario, or false.
@@ -87,7 +85,7 @@ func (s *Report) Knee(mode, scenario string) (Knee, bool) {
 // Load reads a sweep directory (meta.json, runs/*.json) and names the
 // knees. The p99 bound comes from meta.json.
 func Load(dir string) (*Report, error) {
-	s := &Report{Dir: dir, Generated: time.Now().UTC()}
+	s := &Report{Header: report.Header{Dir: dir, Generated: time.Now().UTC()}}
 	if err := report.ReadJSON(filepath.Join(dir, "meta.json"), &s.Meta); err != nil {
 		return nil, fmt.Errorf("a sweep directory needs meta.json: %w", err)
 	}
@@ -134,24 +132,22 @@ func (s *Report) aggregate() {
 		return a.Concurrency - b.Concurrency
 	})
 	s.Knees = nil
+	knee := map[[2]string]int{} // mode and scenario: index in s.Knees
 	for i := range s.Steps {
 		st := &s.Steps[i]
 		st.Holds = st.Kind == KindRate && st.holds(s.P99BoundMs)
-		k, ok := s.Knee(st.Mode, st.Scenario)
+		j, ok := knee[[2]string{st.Mode, st.Scenario}]
 		if !ok {
-			k = Knee{Mode: st.Mode, Scenario: st.Scenario}
+			j, knee[[2]string{st.Mode, st.Scenario}] = len(s.Knees), len(s.Knees)
+			s.Knees = append(s.Knees, Knee{Mode: st.Mode, Scenario: st.Scenario})
 		}
+		k := &s.Knees[j]
 		k.Peak = max(k.Peak, st.RequestsPerSec)
 		if st.Kind == KindRate {
 			if st.Holds && st.Rate > k.Rate {
 				k.Found, k.Rate, k.RequestsPerSec, k.P99 = true, st.Rate, st.RequestsPerSec, st.P99
 			}
 			k.Saturated = k.Saturated || !st.Holds
-		}
-		if ok {
-			s.Knees[slices.IndexFunc(s.Knees, func(x Knee) bool { return x.Mode == k.Mode && x.Scenario == k.Scenario })] = k
-		} else {
-			s.Knees = append(s.Knees, k)
 		}
 	}
 }
@@ -188,23 +184,12 @@ func (s *Report) modes() []string {
 
 // Write writes results.json, the plots and report.md into s.Dir.
 func (s *Report) Write() error {
-	if err := report.WriteJSON(filepath.Join(s.Dir, "results.json"), s); err != nil {
-		return err
-	}
-	var plots []string
+	var plots []report.Plot
 	for _, sc := range s.scenarios() {
-		for i, c := range []report.Chart{s.kneeChart(sc), s.concurrencyChart(sc)} {
-			base := []string{"knee-", "concurrency-"}[i] + sc
-			name, err := c.Save(s.Dir, base)
-			if err != nil {
-				return fmt.Errorf("plot %s: %w", base, err)
-			}
-			if name != "" {
-				plots = append(plots, name)
-			}
-		}
+		plots = append(plots, report.Plot{Base: "knee-" + sc, Chart: s.kneeChart(sc)},
+			report.Plot{Base: "concurrency-" + sc, Chart: s.concurrencyChart(sc)})
 	}
-	return s.document(plots).Write(s.Dir)
+	return report.Write(s.Dir, s, plots, s.document)
 }
 
 // kneeChart is p50 and p99 against answered req/s over the rate steps,
@@ -242,9 +227,9 @@ func (s *Report) concurrencyChart(sc string) report.Chart {
 }
 
 func (s *Report) document(plots []string) *report.Document {
-	d := report.NewDocument("Capacity sweep", s.Dir, s.Generated, fmt.Sprintf("Each step is one run; rate steps count latency from each request's intended send time. "+
+	d := report.NewDocument("Capacity sweep", s.Header, fmt.Sprintf("Each step is one run; rate steps count latency from each request's intended send time. "+
 		"The **knee** is the highest offered rate whose step held: p99 <= %g ms, at least 95%% of the rate answered, "+
-		"nothing unsent, no error and no non-2xx.", s.P99BoundMs), s.Meta)
+		"nothing unsent, no error and no non-2xx.", s.P99BoundMs))
 	d.Printf("## Knees\n\n")
 	d.Table("scenario", "mode", "knee (offered req/s)", "answered req/s", "p99 ms at the knee", "peak req/s", "past saturation")
 	for _, k := range s.Knees {

@@ -3,7 +3,6 @@ package sweep
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,15 +97,11 @@ func (c Config) check() error {
 			return load.FieldError("Rates", "%g is not a positive rate", r)
 		}
 	}
-	for _, sc := range c.Scenarios {
-		if !slices.Contains(Scenarios, sc) {
-			return load.FieldError("Scenarios", "unknown scenario %q (want %s)", sc, strings.Join(Scenarios, ", "))
-		}
+	if err := harness.CheckNames("Scenarios", "scenario", c.Scenarios, Scenarios); err != nil {
+		return err
 	}
-	for _, m := range c.Modes {
-		if !slices.Contains(Modes, m) {
-			return load.FieldError("Modes", "unknown mode %q (want %s)", m, strings.Join(Modes, ", "))
-		}
+	if err := harness.CheckNames("Modes", "mode", c.Modes, Modes); err != nil {
+		return err
 	}
 	_, err := load.ParseMix(c.Mix)
 	return err
@@ -180,7 +175,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := s.Write(); err != nil {
 		return nil, err
 	}
-	r.Logf("report: %s", filepath.Join(cfg.Out, "report.md"))
+	r.Logf("report: %s", s.Path())
 	for _, k := range s.Knees {
 		r.Logf("%s", k.String(s.P99BoundMs))
 	}

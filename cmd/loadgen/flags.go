@@ -144,13 +144,18 @@ func (f port) Set(v string) error {
 	return nil
 }
 
-// parseInterspersed parses flags that may come before or after positional
+// errFlagParse marks an error that package flag has already reported.
+var errFlagParse = errors.New("bad flag")
+
+// parseFlags parses flags that may come before or after positional
 // arguments (ab and wrk take the URL anywhere), returning the positionals.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 			return nil, err
+		} else if err != nil {
+			return nil, errFlagParse
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -202,16 +207,20 @@ func hostsFlag(s string) ([]string, error) {
 	return hosts, nil
 }
 
-// loopbackListen checks that -listen names a loopback address.
-func loopbackListen(listen string) error {
+// listenLoopback listens on -listen, which must name a loopback address.
+func listenLoopback(listen string) (net.Listener, error) {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
-		return badFlag("listen", "%v", err)
+		return nil, badFlag("listen", "%v", err)
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return badFlag("listen", "%s is not a loopback address", host)
+		return nil, badFlag("listen", "%s is not a loopback address", host)
 	}
-	return nil
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, badFlag("listen", "%v", err)
+	}
+	return ln, nil
 }
 
 // newFlagSet is a subcommand's flag set: errors and -help go to stderr,
@@ -224,20 +233,6 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
-}
-
-// errFlagParse marks an error that package flag has already reported.
-var errFlagParse = errors.New("bad flag")
-
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	pos, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil, err
-	}
-	if err != nil {
-		return nil, errFlagParse
-	}
-	return pos, nil
 }
 
 // parseNoArgs parses the flags of a subcommand that takes no arguments.
@@ -257,26 +252,28 @@ var env envFlags
 
 type envFlags struct{}
 
-func (envFlags) str(name, def string) string {
+// envOr is the environment variable name read by parse, or def when it is
+// unset or does not parse.
+func envOr[T any](name string, def T, parse func(string) (T, error)) T {
 	if v, ok := os.LookupEnv(name); ok {
-		return v
+		if x, err := parse(v); err == nil {
+			return x
+		}
 	}
 	return def
 }
 
-func (envFlags) int(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
-		return n
-	}
-	return def
+func (envFlags) str(name, def string) string {
+	return envOr(name, def, func(s string) (string, error) { return s, nil })
 }
+
+func (envFlags) int(name string, def int) int { return envOr(name, def, strconv.Atoi) }
 
 func (envFlags) dur(name string, def time.Duration) time.Duration {
-	if d, err := parseSeconds(os.Getenv(name)); err == nil {
-		return d
-	}
-	return def
+	return envOr(name, def, parseSeconds)
 }
+
+func (envFlags) float(name string, def float64) float64 { return envOr(name, def, parseFloat) }
 
 // port reads a port, whose 0 asks for a free one.
 func (e envFlags) port(name string, def int) int {
@@ -286,11 +283,15 @@ func (e envFlags) port(name string, def int) int {
 	return harness.FreePort
 }
 
-func (envFlags) float(name string, def float64) float64 {
-	if f, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
-		return f
+// wrote ends a run of suite, sweep, soak or large: it says where the
+// report is, or turns the run's error into a usage error where it names a
+// setting.
+func wrote(stdout io.Writer, r interface{ Path() string }, err error) error {
+	if err != nil {
+		return asUsage(err)
 	}
-	return def
+	fmt.Fprintf(stdout, "wrote %s\n", r.Path())
+	return nil
 }
 
 // harnessFlags registers, once for suite, sweep, soak and large, the flags

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/userapi/userapi/bench/large"
@@ -43,9 +42,5 @@ func runLarge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg.Log = stderr
 	l, err := large.Run(ctx, cfg)
-	if err != nil {
-		return asUsage(err)
-	}
-	fmt.Fprintf(stdout, "wrote %s/report.md\n", l.Dir)
-	return nil
+	return wrote(stdout, l, err)
 }

@@ -155,19 +155,17 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			run.format = string(load.FormatWrk)
 		}
 	}
-	switch {
-	case bodyFile != "" && putFile != "":
-		return badFlag("u", "give -p or -u, not both")
-	case bodyFile != "":
+	bodyFlag := "p"
+	if putFile != "" {
+		if bodyFile != "" {
+			return badFlag("u", "give -p or -u, not both")
+		}
+		bodyFlag, bodyFile = "u", putFile
+		load.Default(&cfg.Method, "PUT")
+	}
+	if bodyFile != "" {
 		if cfg.Body, err = os.ReadFile(bodyFile); err != nil {
-			return badFlag("p", "%v", err)
-		}
-	case putFile != "":
-		if cfg.Body, err = os.ReadFile(putFile); err != nil {
-			return badFlag("u", "%v", err)
-		}
-		if cfg.Method == "" {
-			cfg.Method = "PUT"
+			return badFlag(bodyFlag, "%v", err)
 		}
 	}
 	cfg.Headers = headers

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 
 	"github.com/userapi/userapi/bench/naive"
 )
@@ -36,15 +35,12 @@ func runNaive(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if err := loopbackListen(listen); err != nil {
+	ln, err := listenLoopback(listen)
+	if err != nil {
 		return err
 	}
 	if cfg.Hosts, err = hostsFlag(hosts); err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return badFlag("listen", "%v", err)
 	}
 	fmt.Fprintf(stdout, "naive baseline listening on %s\n", ln.Addr())
 	return naive.Serve(ctx, ln, cfg)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"time"
 
 	"github.com/userapi/userapi/bench/load"
@@ -33,12 +32,9 @@ func runNoop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if serveFor == 0 {
 		serveFor = time.Minute
 	}
-	if err := loopbackListen(listen); err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", listen)
+	ln, err := listenLoopback(listen)
 	if err != nil {
-		return badFlag("listen", "%v", err)
+		return err
 	}
 	fmt.Fprintf(stdout, "listening on %s for %s\n", ln.Addr(), serveFor)
 	ctx, cancel := context.WithTimeout(ctx, serveFor)

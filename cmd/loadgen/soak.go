@@ -57,10 +57,9 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	cfg.Log = stderr
 	s, err := soak.Run(ctx, cfg)
-	if err != nil {
-		return asUsage(err)
+	if err := wrote(stdout, s, err); err != nil {
+		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s/report.md\n", s.Dir)
 	if strict && !s.Holds() {
 		return fmt.Errorf("soak: a verdict fails (see %s/report.md)", s.Dir)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"strings"
 
@@ -71,9 +70,5 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg.Log = stderr
 	s, err := suite.Run(ctx, cfg)
-	if err != nil {
-		return asUsage(err)
-	}
-	fmt.Fprintf(stdout, "wrote %s\n", s.Dir+"/report.md")
-	return nil
+	return wrote(stdout, s, err)
 }

@@ -62,9 +62,5 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg.Log = stderr
 	s, err := sweep.Run(ctx, cfg)
-	if err != nil {
-		return asUsage(err)
-	}
-	fmt.Fprintf(stdout, "wrote %s/report.md\n", s.Dir)
-	return nil
+	return wrote(stdout, s, err)
 }
