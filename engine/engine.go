@@ -101,10 +101,11 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	if cfg.ReadGroupMax > 1 {
 		e.reads = e.newLines(kindReadGroup, cfg.ReadGroupMax, 0, cfg.ReadGroupInflight, 0)
+		e.reads.tuner = newReadTuner(cfg.ReadGroupMax, cfg.ReadGroupInflight, cfg.PoolSize, cfg.ReadGroupFixed, time.Now)
 	}
 	if cfg.BatchMax > 1 {
 		e.writes = e.newLines(kindBatch, cfg.BatchMax, cfg.BatchMaxBytes, cfg.BatchInflight, cfg.BatchLinger)
-		e.writes.tuner = newBatchTuner(cfg.BatchMax, cfg.BatchInflight, cfg.BatchFixed, time.Now)
+		e.writes.tuner = newBatchTuner(cfg.BatchMax, cfg.BatchInflight, cfg.PoolSize, cfg.BatchFixed, time.Now)
 	}
 	e.connected.Store(true)
 	e.loops.Add(3)

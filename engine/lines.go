@@ -37,7 +37,7 @@ type lines struct {
 	replicaSet func(int64) int // the grouping of a token (Engine.batchReplicaSet)
 	queue      *gate           // the pool's: a waiting task holds a place in it
 	submit     func(u unit)    // hands a unit to the pool, failing it if refused (Engine.submitUnit)
-	tuner      *batchTuner     // writes: picks max and inflight as it goes (nil: fixed)
+	tuner      *tuner          // picks size and limit as it goes (tuner.go)
 
 	mu     sync.Mutex
 	m      map[int]*lineState
@@ -267,14 +267,14 @@ func (ls *lines) enqueue(key int, t *task) {
 }
 
 // next ends one unit of line key, which did rows (for the tuner: writes
-// acknowledged), and returns the line's next unit, now counted as running
+// acknowledged, reads answered), and returns the line's next unit, now counted as running
 // there, for the caller (the worker that ran the ended one) to run: one
 // waiting task alone, several as a group, or nil when none waits. Its
 // members' places in the pool's queue go back.
 func (ls *lines) next(key, rows int) *task {
-	u, waiting := ls.endUnit(key)
+	u := ls.endUnit(key)
 	if ls.tuner != nil {
-		ls.tuner.done(rows, waiting)
+		ls.tuner.done(rows)
 	}
 	ls.queue.unreserve(u.held)
 	return u.t
@@ -287,8 +287,8 @@ func (ls *lines) next(key, rows int) *task {
 // takes none: the units still running end, down to the limit, and each of
 // those takes the next, so a new limit holds within one round of units.
 // The last running unit always takes one (every limit is at least 1), so no
-// waiting task is left behind. waiting reports whether tasks waited.
-func (ls *lines) endUnit(key int) (u unit, waiting bool) {
+// waiting task is left behind.
+func (ls *lines) endUnit(key int) unit {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	l := ls.m[key]
@@ -297,12 +297,12 @@ func (ls *lines) endUnit(key int) (u unit, waiting bool) {
 		if l.running == 0 && l.timer == nil {
 			delete(ls.m, key) // rings change; keep the map small
 		}
-		return unit{}, false
+		return unit{}
 	}
 	if l.running >= ls.limit() {
-		return unit{}, true
+		return unit{}
 	}
-	return ls.take(key, l), true
+	return ls.take(key, l)
 }
 
 // unitLen is how many of the waiting tasks, oldest first, make the next
@@ -396,6 +396,5 @@ func (e *Engine) submitUnit(u unit) {
 func (e *Engine) leaveLine(t *task) {
 	t.runningUnit = false
 	ls := e.linesOf(t)
-	u, _ := ls.endUnit(t.line)
-	ls.submit(u)
+	ls.submit(ls.endUnit(t.line))
 }

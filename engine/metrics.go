@@ -75,6 +75,14 @@ func newEngineMetrics(e *Engine) *engineMetrics {
 		}
 		return float64(e.writes.limit())
 	})
+	// The read lines' in-flight limit: ReadGroupInflight while reads
+	// group, the pool's size while each goes at once.
+	s.NewGauge(`userapi_engine_read_group_inflight_limit`, func() float64 {
+		if e.reads == nil {
+			return float64(e.cfg.PoolSize)
+		}
+		return float64(e.reads.limit())
+	})
 	for _, o := range []struct {
 		label string
 		count func(TunerStats) uint64
@@ -83,12 +91,20 @@ func newEngineMetrics(e *Engine) *engineMetrics {
 		{"rejected", func(s TunerStats) uint64 { return s.Rejected }},
 		{"abandoned", func(s TunerStats) uint64 { return s.Abandoned }},
 	} {
-		s.NewGauge(`userapi_engine_batch_probes{outcome="`+o.label+`"}`, func() float64 {
-			if e.writes == nil || e.writes.tuner == nil {
+		for _, l := range []struct {
+			name  string
+			lines func() *lines // set after the metrics (New)
+		}{
+			{"batch", func() *lines { return e.writes }},
+			{"read_group", func() *lines { return e.reads }},
+		} {
+			s.NewGauge(`userapi_engine_`+l.name+`_probes{outcome="`+o.label+`"}`, func() float64 {
+				if ls := l.lines(); ls != nil && ls.tuner != nil {
+					return float64(o.count(ls.tuner.Stats()))
+				}
 				return 0
-			}
-			return float64(o.count(e.writes.tuner.Stats()))
-		})
+			})
+		}
 	}
 	return m
 }

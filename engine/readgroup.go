@@ -59,8 +59,12 @@ func (e *Engine) runReadGroup(g *task) *task {
 		g.finish(nil)
 		return t
 	}
+	n := 0 // reads answered, for the tuner
 	if len(g.batch) > 0 {
 		err := e.readRows(g)
+		if err == nil {
+			n = len(g.batch)
+		}
 		e.metrics.readGroupSize.Update(float64(len(g.batch)))
 		for len(g.batch) > 0 { // the panic guard in runOne fails what is left
 			t := g.batch[len(g.batch)-1]
@@ -75,7 +79,7 @@ func (e *Engine) runReadGroup(g *task) *task {
 		}
 	}
 	g.finish(nil)
-	return e.reads.next(key, 0)
+	return e.reads.next(key, n)
 }
 
 var errNotFoundGroup = classify("get", gocql.ErrNotFound)

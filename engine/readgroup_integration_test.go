@@ -22,7 +22,7 @@ import (
 // readers of 200 ids (a quarter of them never written) must queue and be
 // grouped, and every read still gets exactly its own row or ErrNotFound.
 func TestReadGroupsAnswerEachRead(t *testing.T) {
-	e := newTestEngine(t, func(c *Config) { c.ReadGroupInflight = 1 })
+	e := newTestEngine(t, func(c *Config) { c.ReadGroupInflight, c.ReadGroupFixed = 1, true })
 	ctx := reqCtx(t)
 	const n = 200
 	ids := make([]UUID, n)

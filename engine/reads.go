@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -153,7 +154,16 @@ func (e *Engine) runGet(t *task) *task {
 	finishAll(&t.followers, &t.user, err)
 	t.finish(err)
 	if runningUnit {
-		return e.reads.next(key, 0)
+		return e.reads.next(key, answered(err))
 	}
 	return next
+}
+
+// answered is how many reads a lone read's outcome answered for the
+// tuner: a row or a miss is an answer, a failure is none.
+func answered(err error) int {
+	if err == nil || errors.Is(err, ErrNotFound) {
+		return 1
+	}
+	return 0
 }

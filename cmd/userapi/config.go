@@ -77,11 +77,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		queueDepth   = fs.Int("queue-depth", d.QueueDepth, "requests that may wait: queued for a worker or waiting in a read or write line; beyond that requests get 503 at once"+env("queue-depth", "QUEUE_DEPTH"))
 		batchMax     = fs.Int("batch-max", d.BatchMax, "most writes per UNLOGGED batch to one replica set (1-1000): the bound within which the engine picks the size from what the node gives (lone writes on a node that syncs before acknowledging, bigger batches where they pay); 1 turns batching off"+env("batch-max", "BATCH_MAX"))
 		batchBytes   = fs.Int("batch-max-bytes", d.BatchMaxBytes, "estimated bytes of writes per UNLOGGED batch; keep it below the nodes' batch_size_fail_threshold (50 KiB by default), over which Cassandra refuses a batch and every write in it. A larger write goes alone"+env("batch-max-bytes", "BATCH_MAX_BYTES"))
-		batchAdapt   = fs.Bool("batch-adaptive", !d.BatchFixed, "let the engine pick batch size and batches in flight (within -batch-max and about 2 x -batch-inflight rows) from measured throughput; false: every batch may hold -batch-max writes and -batch-inflight run per replica set"+env("batch-adaptive", "BATCH_ADAPTIVE"))
+		batchAdapt   = fs.Bool("batch-adaptive", !d.BatchFixed, "let the engine pick the batch size (lone writes, or up to -batch-max with about 2 x -batch-inflight rows in flight) from measured throughput; false: every batch may hold -batch-max writes and -batch-inflight run per replica set"+env("batch-adaptive", "BATCH_ADAPTIVE"))
 		batchLinger  = fs.Duration("batch-linger", d.BatchLinger, "how long a write may wait in its line for company when the line has room; 0 sends it at once"+env("batch-linger", "BATCH_LINGER"))
-		batchFlight  = fs.Int("batch-inflight", d.BatchInflight, "batches (or lone writes) in flight per replica set; further writes wait and leave as the next batch"+env("batch-inflight", "BATCH_INFLIGHT"))
+		batchFlight  = fs.Int("batch-inflight", d.BatchInflight, "batches in flight per replica set; further writes wait and leave as the next batch (adaptive: lone writes are not limited, bigger sizes keep about twice this many rows in flight)"+env("batch-inflight", "BATCH_INFLIGHT"))
 		readGroup    = fs.Int("read-group-max", d.ReadGroupMax, "reads of distinct ids sent as one SELECT ... IN when reads queue up (1-256); 1 sends every read alone"+env("read-group-max", "READ_GROUP_MAX"))
-		readFlight   = fs.Int("read-group-inflight", 0, fmt.Sprintf("read queries in flight per replica set before further reads wait to be grouped. 0: %d when every -cassandra-hosts entry is a loopback address (a round trip to the node is short, so fewer queries carry bigger groups), else %d", localReadInflight, d.ReadGroupInflight)+env("read-group-inflight", "READ_GROUP_INFLIGHT"))
+		readFlight   = fs.Int("read-group-inflight", d.ReadGroupInflight, "grouped, the read queries in flight per replica set before further reads wait to be grouped into the next"+env("read-group-inflight", "READ_GROUP_INFLIGHT"))
+		readAdapt    = fs.Bool("read-group-adaptive", !d.ReadGroupFixed, "let the engine group reads only while that gives more reads/s than sending each at once (measured: across a network a read waits a round trip for its group); false: always group"+env("read-group-adaptive", "READ_GROUP_ADAPTIVE"))
 		reqTimeout   = fs.Duration("request-timeout", 5*time.Second, "deadline of one request's database work; past it the answer is 504"+env("request-timeout", "REQUEST_TIMEOUT"))
 		drainDelay   = fs.Duration("drain-delay", time.Second, "after SIGTERM or SIGINT, keep serving this long with /ready answering 503, so load balancers stop sending before connections are refused"+env("drain-delay", "DRAIN_DELAY"))
 		shutTimeout  = fs.Duration("shutdown-timeout", 15*time.Second, "time allowed, after the drain delay, to stop accepting, end streams and finish in-flight requests"+env("shutdown-timeout", "SHUTDOWN_TIMEOUT"))
@@ -177,7 +178,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	atLeast("queue-depth", *queueDepth, 1)
 	atLeast("batch-inflight", *batchFlight, 1)
 	atLeast("batch-max-bytes", *batchBytes, 1)
-	atLeast("read-group-inflight", *readFlight, 0)
+	atLeast("read-group-inflight", *readFlight, 1)
 	if *readGroup < 1 || *readGroup > 256 {
 		bad("read-group-max", "must be 1-256, got %d", *readGroup)
 	}
@@ -234,7 +235,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 			BatchLinger:       *batchLinger,
 			BatchInflight:     *batchFlight,
 			ReadGroupMax:      *readGroup,
-			ReadGroupInflight: readInflightFor(*readFlight, hostList, d.ReadGroupInflight),
+			ReadGroupInflight: *readFlight,
+			ReadGroupFixed:    !*readAdapt,
 		},
 		http: httpapi.Config{
 			RequestTimeout: *reqTimeout,
@@ -269,27 +271,6 @@ func procsFor(flagValue int, hosts []string, cpus int) (int, string) {
 		return cpus, "all cores"
 	}
 	return max(1, cpus/2), "half the cores: Cassandra is on this machine"
-}
-
-// localReadInflight is -read-group-inflight's value with a node on this
-// machine. GET by id at 64 connections on the 2-core dev machine, one Go
-// thread, alternating (7 rounds): 2 won 6, median 27.0K vs 21.9K/s against 4,
-// mean group 14.5 vs 11 ids, Cassandra 24-39 vs 42-59 us per GET; the mixed
-// load and 16 connections alike. A remote cluster keeps the engine's 4: each
-// query waits a network round trip, and the limit is per replica set.
-const localReadInflight = 2
-
-// readInflightFor decides -read-group-inflight: the value given, else
-// localReadInflight when every Cassandra host is on this machine, else the
-// engine's default.
-func readInflightFor(flagValue int, hosts []string, remote int) int {
-	if flagValue > 0 {
-		return flagValue
-	}
-	if allLoopback(hosts) {
-		return localReadInflight
-	}
-	return remote
 }
 
 // allLoopback reports whether every host names this machine.
@@ -348,7 +329,7 @@ func (c config) logAttrs() []any {
 		"connect_timeout", e.ConnectTimeout.String(), "query_timeout", e.QueryTimeout.String(),
 		"conns", e.NumConns, "pool_size", e.PoolSize, "queue_depth", e.QueueDepth,
 		"batch_max", e.BatchMax, "batch_adaptive", !e.BatchFixed, "batch_max_bytes", e.BatchMaxBytes, "batch_linger", e.BatchLinger.String(), "batch_inflight", e.BatchInflight,
-		"read_group_max", e.ReadGroupMax, "read_group_inflight", e.ReadGroupInflight,
+		"read_group_max", e.ReadGroupMax, "read_group_inflight", e.ReadGroupInflight, "read_group_adaptive", !e.ReadGroupFixed,
 		"listen", c.listen, "pprof_listen", c.pprofListen, "request_timeout", c.http.RequestTimeout.String(),
 		"shutdown_timeout", c.shutdownTimeout.String(), "engine_close_timeout", c.engineCloseTimeout.String(), "drain_delay", c.drainDelay.String(), "api_token", c.http.APIToken != "",
 		"docs_auth", c.http.DocsAuth, "procs", c.procs, "procs_from", c.procsWhy,
