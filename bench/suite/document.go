@@ -90,11 +90,12 @@ func (s *Report) writeCost(d *report.Document) {
 		}
 	}
 	d.Printf("\n")
-	d.Table("scenario", "mode", "peak RSS MiB", "write batch size at the end of each run")
+	d.Table("scenario", "mode", "peak RSS MiB", "write batch size at the end of each run",
+		"read queries in flight per replica set at the end of each run (the pool's size: each read at once)")
 
 	for _, g := range s.Groups {
 		if g.PeakRSSBytes > 0 {
-			d.Row(g.Scenario, harness.Title(g.Mode), fmt.Sprintf("%.1f", float64(g.PeakRSSBytes)/(1<<20)), strings.Join(g.BatchSizes, ", "))
+			d.Row(g.Scenario, harness.Title(g.Mode), fmt.Sprintf("%.1f", float64(g.PeakRSSBytes)/(1<<20)), strings.Join(g.BatchSizes, ", "), strings.Join(g.ReadInflights, ", "))
 		}
 	}
 }

@@ -14,17 +14,14 @@ import (
 // creates depend on the node's commit-log sync more than on any server, and
 // the API picks its batch size from what the node gives (engine/tuner.go).
 
-// noteBatchSize adds to a run's summary the write batch size the API's
-// tuner had chosen by the run's end (userapi_engine_batch_max), as label
-// batch_size: the report shows what the engine settled on beside what it
-// gave.
+// noteBatchSize adds to a run's summary what the API's tuners had chosen
+// by the run's end: the write batch size (userapi_engine_batch_max, label
+// batch_size) and the read queries in flight per replica set
+// (userapi_engine_read_group_inflight_limit, label read_inflight). The
+// report shows what the engine settled on beside what it gave.
 func (r *suiteRun) noteBatchSize(srv *harness.Server, file string) error {
 	p, err := measure.NewProbe(srv.P.PID(), srv.URL)
 	if err != nil {
-		return err
-	}
-	v, ok, err := p.Gauge(r.Ctx, "userapi_engine_batch_max")
-	if err != nil || !ok {
 		return err
 	}
 	var sum load.Summary
@@ -34,7 +31,18 @@ func (r *suiteRun) noteBatchSize(srv *harness.Server, file string) error {
 	if sum.Labels == nil {
 		sum.Labels = map[string]string{}
 	}
-	sum.Labels[LabelBatchSize] = strconv.FormatFloat(v, 'f', -1, 64)
+	for label, gauge := range map[string]string{
+		LabelBatchSize:    "userapi_engine_batch_max",
+		LabelReadInflight: "userapi_engine_read_group_inflight_limit",
+	} {
+		v, ok, err := p.Gauge(r.Ctx, gauge)
+		if err != nil {
+			return err
+		}
+		if ok {
+			sum.Labels[label] = strconv.FormatFloat(v, 'f', -1, 64)
+		}
+	}
 	return report.WriteJSON(file, sum)
 }
 
@@ -51,3 +59,7 @@ func syncNote(sync string) string {
 
 // LabelBatchSize labels an API run with the batch size in force at its end.
 const LabelBatchSize = "batch_size"
+
+// LabelReadInflight labels an API run with the read queries in flight per
+// replica set allowed at its end.
+const LabelReadInflight = "read_inflight"

@@ -59,6 +59,10 @@ type Group struct {
 	// BatchSizes are the write batch sizes the API's tuner had chosen at
 	// the end of each run, in run order (API modes only).
 	BatchSizes []string `json:"batch_sizes,omitempty"`
+	// ReadInflights are the read queries in flight per replica set the
+	// API's read tuner allowed at the end of each run (the pool's size:
+	// each read at once).
+	ReadInflights []string `json:"read_inflights,omitempty"`
 }
 
 // P returns the median latency at percentile p in ms.
@@ -176,6 +180,9 @@ func (s *Report) aggregate() {
 			}
 			if b := sum.Labels[LabelBatchSize]; b != "" {
 				g.BatchSizes = append(g.BatchSizes, b)
+			}
+			if r := sum.Labels[LabelReadInflight]; r != "" {
+				g.ReadInflights = append(g.ReadInflights, r)
 			}
 		}
 		g.RequestsPerSec = report.NewStat(rps)
