@@ -68,10 +68,11 @@ type Config struct {
 	// BatchLinger optionally holds a non-full batch up to this long; 0 flushes
 	// as soon as nothing more is queued for its replicas.
 	BatchLinger time.Duration
-	// BatchInflight caps concurrently executing lone writes per replica set,
-	// so that writes arriving meanwhile gather into the next batch; the
-	// tuner keeps about twice as many rows in flight at bigger sizes
-	// (size 16: 4 batches).
+	// BatchInflight caps the units (batches) of a replica set executing at
+	// once, so that writes arriving meanwhile gather into the next batch.
+	// With the tuner it sets the batch sizes' limits, about twice as many
+	// rows in flight (size 16: 4 batches); its lone writes are not capped
+	// (the pool bounds them). Fixed, it caps every unit, lone or batched.
 	BatchInflight int // default 32
 
 	// ReadGroupMax caps the reads of distinct ids sent as one

@@ -37,7 +37,7 @@
 // Beside them: stamp.go (the write timestamps that order updates),
 // engine.go (New, Close, background loops), connect.go (driver and TLS
 // settings; the two sets of connections and when a query may run on the
-// other), tuner.go (the adaptive batch size and in-flight limit),
+// other), tuner.go (the adaptive batch size and read grouping),
 // config.go, types.go (the public value types), errors.go (the
 // kinds: sentinel and metric label), metrics.go, schema.go (CQL text),
 // ring.go and murmur3.go (the token ring the lines group by).

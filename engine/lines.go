@@ -10,8 +10,8 @@ import (
 // Lines: how reads and writes are grouped per replica set without a
 // goroutine, timer or hand-off of their own.
 //
-// A line per replica set (and consistency level) lets `inflight` units run
-// at once, a unit being one query: a lone task, or several as one grouped
+// A line per replica set (and consistency level) lets limit() units run at
+// once (the tuner's choice, or `inflight`), a unit being one query: a lone task, or several as one grouped
 // query (an IN read, readgroup.go; an UNLOGGED batch, batch.go).
 // While its line has room a task is admitted like any other, alone: at low
 // load nothing waits and nothing changes. A task arriving at a full line

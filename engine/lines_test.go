@@ -295,3 +295,60 @@ func TestUnitLenCapsBytes(t *testing.T) {
 	ls.maxBytes = 0
 	assert.Equal(t, 9, ls.unitLen(make([]*task, 9)), "reads: no byte cap")
 }
+
+// TestLineFollowsItsTunersLimit: a lowered limit holds within one round of
+// units (the units still running end and take nothing until the line is
+// under it), every waiting write still runs, and a raised limit lets new
+// writes go alone at once.
+func TestLineFollowsItsTunersLimit(t *testing.T) {
+	gate := make(chan struct{})
+	e, _ := batchEngine(t, 1, 4, 0, threeNodeRing(t), gate)
+	e.writes.tuner = newTuner([]int{1, 1}, []int{4, 1}, 0, time.Now)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	running := func() int {
+		e.writes.mu.Lock()
+		defer e.writes.mu.Unlock()
+		n := 0
+		for _, l := range e.writes.m {
+			n += l.running
+		}
+		return n
+	}
+	var tasks []*task
+	for range 8 {
+		tasks = append(tasks, addWrite(t, e, ctx, "a", gocql.LocalQuorum))
+	}
+	require.Equal(t, 4, running(), "limit 4: four run, four wait")
+
+	e.writes.tuner.level.Store(1) // the tuner lowers the limit to 1
+	for want := 3; want >= 1; want-- {
+		gate <- struct{}{} // one running unit ends
+		require.Eventually(t, func() bool { return running() == want }, time.Second, time.Millisecond,
+			"over the limit, an ending unit takes nothing")
+	}
+	for range 5 { // the last running unit takes the next waiting one each time
+		gate <- struct{}{}
+		require.Eventually(t, func() bool { return running() <= 1 }, time.Second, time.Millisecond)
+		assert.LessOrEqual(t, running(), 1, "never more than the lowered limit")
+	}
+	for i, tk := range tasks {
+		require.NoError(t, tk.wait(), "write %d", i)
+		tk.release()
+	}
+	require.Equal(t, 0, running())
+
+	e.writes.tuner.level.Store(0) // raised to 4: new writes go alone at once
+	tasks = tasks[:0]
+	for range 3 {
+		tasks = append(tasks, addWrite(t, e, ctx, "a", gocql.LocalQuorum))
+	}
+	require.Equal(t, 3, running())
+	for range 3 {
+		gate <- struct{}{}
+	}
+	for _, tk := range tasks {
+		require.NoError(t, tk.wait())
+		tk.release()
+	}
+}

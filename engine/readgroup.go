@@ -13,9 +13,10 @@ import (
 // frame built, written and parsed, a stream taken and given back), not per
 // row, and Cassandra parses and dispatches one request instead of several.
 //
-// Reads use the lines of lines.go: ReadGroupInflight queries of a replica
-// set run at once, and the worker that ends one takes up to ReadGroupMax
-// reads waiting in the line as one IN query.
+// Reads use the lines of lines.go: while the read tuner keeps reads grouped,
+// ReadGroupInflight queries of a replica set run at once, and the worker
+// that ends one takes up to ReadGroupMax reads waiting in the line as one
+// IN query (sending reads at once, the tuner lets the pool's size run).
 //
 // Every id of a group shares one replica set, and the query is routed by its
 // first id, so it goes to a replica of all of them. A group answers each of

@@ -34,8 +34,8 @@ import (
 //     Config.ReadGroupInflight queries in flight (2), the rest grouped,
 //     measured up to 2x the reads/s of a query each. Across a network the
 //     round trip is the wait, and reads sent at once win. The ladder is open
-//     (reads alone, as many in flight as the pool runs) and grouped; it
-//     starts grouped.
+//     (as many queries in flight as the pool runs: reads go at once, and
+//     group only beyond that) and grouped; it starts grouped.
 //   - Every so often it probes a neighbouring step with paired epochs in
 //     ABBA order: incumbent, candidate, candidate, incumbent, incumbent,
 //     candidate, ... (tunerPairs pairs of tunerEpoch each, the first
@@ -89,7 +89,7 @@ type tunerEpochStats struct {
 	units int       // units that ended in the counted part
 }
 
-// TunerStats counts the tuner's decisions (Engine.Stats, metrics).
+// TunerStats counts the tuner's decisions (the _probes metrics).
 type TunerStats struct {
 	Accepted  uint64 // probes that moved the step
 	Rejected  uint64 // probes that kept it
@@ -98,8 +98,8 @@ type TunerStats struct {
 
 // The tuner's timing, chosen so that a climb from lone writes to 16 takes
 // about two seconds under load, and a probe costs a few percent of a
-// saturated node's time at most (a probe of 0.9 s every 30 s, half of it on
-// the worse step). An epoch of 150 ms at 20K writes/s counts about 2,500
+// saturated node's time at most (a probe of 1.2 s, or 0.6 s when obvious,
+// every 30 s, half of it on the worse step). An epoch of 150 ms at 20K writes/s counts about 2,500
 // writes.
 const (
 	tunerEpoch    = 150 * time.Millisecond
@@ -143,7 +143,8 @@ func newBatchTuner(maxSize, inflight, open int, fixed bool, now func() time.Time
 // queries in flight), starting grouped; fixed pins it grouped
 // (Config.ReadGroupFixed).
 func newReadTuner(maxSize, grouped, open int, fixed bool, now func() time.Time) *tuner {
-	if fixed {
+	if fixed || open <= grouped { // a pool no wider than the grouped limit: nothing to choose
+
 		return newTuner([]int{maxSize}, []int{grouped}, 0, now)
 	}
 	return newTuner([]int{maxSize, maxSize}, []int{open, grouped}, 1, now)

@@ -260,3 +260,42 @@ func TestTunerEndsAnObviousProbeEarly(t *testing.T) {
 	assert.Less(t, now.Sub(start), 5*tunerEpoch+50*time.Millisecond)
 	assert.Equal(t, 2, b.limit(), "still grouped")
 }
+
+func TestTunerAcceptsAnObviousGainEarly(t *testing.T) {
+	// Across a network reads at once do twice the reads/s of grouped ones:
+	// the first two pairs say so, and the tuner moves after four epochs.
+	b, now := newTestReadTuner(false)
+	start := *now
+	far := func(_, limit int) float64 { return 10000 * float64(min(limit, 4)) / 2 }
+	rng := rand.New(rand.NewPCG(9, 9))
+	for b.Stats().Accepted == 0 && now.Sub(start) < 5*time.Second {
+		simulate(b, now, nodeModel{rate: far, noise: 0.02}, 10*time.Millisecond, rng)
+	}
+	require.Equal(t, uint64(1), b.Stats().Accepted)
+	assert.Less(t, now.Sub(start), 5*tunerEpoch+50*time.Millisecond)
+	assert.Equal(t, 256, b.limit(), "reads at once")
+}
+
+func TestTunerDoesNotEndAnUnclearProbeEarly(t *testing.T) {
+	// In ABBA order: the candidate 20% better in the first pair, 20% worse
+	// in the second (candidate first there): no early end.
+	b, now := newTestReadTuner(false)
+	b.startProbeLocked(*now)
+	for _, r := range []float64{100, 120, 80, 100} {
+		b.closeEpochLocked(*now, r, true)
+	}
+	assert.Equal(t, tunerProbing, b.state, "two pairs that disagree: the probe goes on")
+	assert.Len(t, b.rates, 4)
+}
+
+func TestAnsweredCountsRowsAndMisses(t *testing.T) {
+	assert.Equal(t, 1, answered(nil))
+	assert.Equal(t, 1, answered(errNotFoundGroup), "a miss is an answer")
+	assert.Equal(t, 0, answered(ErrUnavailable))
+	assert.Equal(t, 0, answered(errExpired))
+}
+
+func TestReadTunerNeedsAWiderPool(t *testing.T) {
+	b := newReadTuner(16, 8, 8, false, time.Now)
+	assert.Equal(t, []int{8}, b.limits, "a pool no wider than the grouped limit: one step")
+}

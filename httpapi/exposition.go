@@ -42,7 +42,7 @@ var metricHelp = map[string]string{
 	"userapi_engine_pool_capacity":                  "Tasks the pool admits at once: workers plus queue slots.",
 	"userapi_engine_cassandra_connected":            "1 while the engine reaches Cassandra, 0 otherwise.",
 	"userapi_engine_batch_max":                      "Writes per batch in force: the size the tuner chose within -batch-max (-batch-adaptive), or -batch-max.",
-	"userapi_engine_batch_inflight_limit":           "Batches (or lone writes) per replica set that may run at once, as the tuner chose.",
+	"userapi_engine_batch_inflight_limit":           "Units (batches, or lone writes) per replica set that may run at once, as the tuner chose (the pool's size for lone writes).",
 	"userapi_engine_batch_probes":                   "The batch tuner's probes of a neighbouring size, by outcome: accepted (moved), rejected (kept), abandoned (the load stopped being busy).",
 	"userapi_engine_read_group_inflight_limit":      "Read queries per replica set that may run at once before reads wait to be grouped, as the tuner chose (the pool's size: each read at once).",
 	"userapi_engine_read_group_probes":              "The read tuner's probes of grouping against each read at once, by outcome: accepted (moved), rejected (kept), abandoned (the load stopped being busy).",

@@ -14,12 +14,12 @@ import (
 // creates depend on the node's commit-log sync more than on any server, and
 // the API picks its batch size from what the node gives (engine/tuner.go).
 
-// noteBatchSize adds to a run's summary what the API's tuners had chosen
+// noteTuners adds to a run's summary what the API's tuners had chosen
 // by the run's end: the write batch size (userapi_engine_batch_max, label
 // batch_size) and the read queries in flight per replica set
 // (userapi_engine_read_group_inflight_limit, label read_inflight). The
 // report shows what the engine settled on beside what it gave.
-func (r *suiteRun) noteBatchSize(srv *harness.Server, file string) error {
+func (r *suiteRun) noteTuners(srv *harness.Server, file string) error {
 	p, err := measure.NewProbe(srv.P.PID(), srv.URL)
 	if err != nil {
 		return err

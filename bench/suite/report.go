@@ -178,11 +178,9 @@ func (s *Report) aggregate() {
 			if sum.Client != nil {
 				clientCPU = append(clientCPU, sum.Client.CPUPerRequestMicros)
 			}
-			if b := sum.Labels[LabelBatchSize]; b != "" {
-				g.BatchSizes = append(g.BatchSizes, b)
-			}
-			if r := sum.Labels[LabelReadInflight]; r != "" {
-				g.ReadInflights = append(g.ReadInflights, r)
+			if b, ok := sum.Labels[LabelBatchSize]; ok {
+				g.BatchSizes = append(g.BatchSizes, cmp.Or(b, "-"))
+				g.ReadInflights = append(g.ReadInflights, cmp.Or(sum.Labels[LabelReadInflight], "-"))
 			}
 		}
 		g.RequestsPerSec = report.NewStat(rps)

@@ -302,7 +302,7 @@ func (r *suiteRun) mode(mode string, rep int) error {
 			return err
 		}
 		if mode == harness.ModeAPI || mode == harness.ModeAPINoBatch {
-			if err := r.noteBatchSize(srv, filepath.Join(r.Runs, l.Name+".json")); err != nil {
+			if err := r.noteTuners(srv, filepath.Join(r.Runs, l.Name+".json")); err != nil {
 				return err
 			}
 		}
