@@ -48,7 +48,12 @@ import (
 //     tunerClear or more, the probe ends there: an obvious answer is not
 //     paid for twice.
 //   - An accepted step is followed at once by another in the same
-//     direction; a rejected one doubles the wait before the next probe
+//     direction. A rejected step that was about even with the incumbent
+//     (within tunerGain either way) is followed at once by a probe one step
+//     further: a batch size whose in-flight limit is above a replica set's
+//     callers forms no queue, so no batches, and gains nothing where the
+//     next size, with a lower limit, would. Otherwise a rejection doubles
+//     the wait before the next probe
 //     (tunerRejectWait up to tunerMaxWait) and turns the next probe around, so
 //     a node restarted with the other sync mode, or moved behind a network,
 //     is relearned within tunerMaxWait plus a few probes.
@@ -71,6 +76,7 @@ type tuner struct {
 	rates    []float64 // throughput of the probe's epochs so far, incumbent first
 	incLevel int       // the incumbent's level during a probe
 	candDir  int       // +1 or -1: the next probe's direction
+	candStep int       // 1, or 2 right after an inconclusive probe: how far the next looks
 	wait     time.Duration
 	since    time.Time // when the current steady period began
 	stats    TunerStats
@@ -151,7 +157,7 @@ func newReadTuner(maxSize, grouped, open int, fixed bool, now func() time.Time) 
 }
 
 func newTuner(sizes, limits []int, start int, now func() time.Time) *tuner {
-	b := &tuner{sizes: sizes, limits: limits, now: now, candDir: +1} // no wait: the first probe starts with the first busy epoch
+	b := &tuner{sizes: sizes, limits: limits, now: now, candDir: +1, candStep: 1} // no wait: the first probe starts with the first busy epoch
 	b.level.Store(int32(start))
 	b.since = now()
 	b.epoch.start = b.since
@@ -218,10 +224,11 @@ func (b *tuner) closeEpochLocked(now time.Time, rate float64, busy bool) {
 		return
 	}
 	slices.Sort(gains)
-	cand := b.incLevel + b.candDir
-	if (gains[len(gains)/2-1]+gains[len(gains)/2])/2 >= tunerGain {
+	cand := b.candidate()
+	median := (gains[len(gains)/2-1] + gains[len(gains)/2]) / 2
+	if median >= tunerGain {
 		b.stats.Accepted++
-		b.wait = tunerMinWait
+		b.wait, b.candStep = tunerMinWait, 1
 		b.endProbeLocked(now, cand)
 		if b.neighbour(cand, b.candDir) {
 			b.startProbeLocked(now) // keep climbing (or descending) while it pays
@@ -229,12 +236,25 @@ func (b *tuner) closeEpochLocked(now time.Time, rate float64, busy bool) {
 		return
 	}
 	b.stats.Rejected++
-	b.wait = min(max(2*b.wait, tunerRejectWait), tunerMaxWait)
 	b.endProbeLocked(now, b.incLevel)
+	if b.candStep == 1 && median > 1/tunerGain && b.neighbour(b.incLevel, 2*b.candDir) {
+		// Inconclusive: the step gave about what the incumbent gives, which
+		// a step whose in-flight limit is above the callers of a replica
+		// set does (no queue forms, so no batch). Look one step further, at
+		// once.
+		b.candStep = 2
+		b.startProbeLocked(now)
+		return
+	}
+	b.candStep = 1
+	b.wait = min(max(2*b.wait, tunerRejectWait), tunerMaxWait)
 	if b.neighbour(b.incLevel, -b.candDir) {
 		b.candDir = -b.candDir
 	}
 }
+
+// candidate is the level a probe tries against the incumbent.
+func (b *tuner) candidate() int { return b.incLevel + b.candDir*b.candStep }
 
 // gains is the candidate's throughput over the incumbent's in each
 // complete pair of the probe so far.
@@ -262,11 +282,14 @@ func (b *tuner) probeLevel(i int) int {
 	if (i%2 == 0) == (i/2%2 == 0) {
 		return b.incLevel
 	}
-	return b.incLevel + b.candDir
+	return b.candidate()
 }
 
 func (b *tuner) startProbeLocked(now time.Time) {
 	inc := int(b.level.Load())
+	if !b.neighbour(inc, b.candDir*b.candStep) {
+		b.candStep = 1
+	}
 	if !b.neighbour(inc, b.candDir) {
 		b.candDir = -b.candDir
 	}
