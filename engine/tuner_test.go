@@ -250,33 +250,31 @@ func TestTunerFixed(t *testing.T) {
 }
 
 func TestTunerEndsAnObviousProbeEarly(t *testing.T) {
-	// Reads alone do half the reads/s of grouped ones here: the first two
-	// pairs say so, and the probe ends after four epochs, not eight.
-	b, now := newTestReadTuner(false)
-	start := *now
-	rng := rand.New(rand.NewPCG(8, 8))
-	for b.Stats().Rejected == 0 && now.Sub(start) < 5*time.Second {
-		simulate(b, now, nodeModel{rate: localReads, noise: 0.02}, 10*time.Millisecond, rng)
-	}
-	require.Equal(t, uint64(1), b.Stats().Rejected)
-	// The first busy epoch starts the probe; four more end it.
-	assert.Less(t, now.Sub(start), 5*tunerEpoch+50*time.Millisecond)
-	assert.Equal(t, 2, b.limit(), "still grouped")
-}
-
-func TestTunerAcceptsAnObviousGainEarly(t *testing.T) {
-	// Across a network reads at once do twice the reads/s of grouped ones:
-	// the first two pairs say so, and the tuner moves after four epochs.
-	b, now := newTestReadTuner(false)
-	start := *now
+	// The first two pairs agree by far more than tunerClear: the probe ends
+	// after four epochs, not eight, whichever way it goes.
 	far := func(_, limit int) float64 { return 10000 * float64(min(limit, 4)) / 2 }
-	rng := rand.New(rand.NewPCG(9, 9))
-	for b.Stats().Accepted == 0 && now.Sub(start) < 5*time.Second {
-		simulate(b, now, nodeModel{rate: far, noise: 0.02}, 10*time.Millisecond, rng)
+	for _, tc := range []struct {
+		name      string
+		rate      func(int, int) float64
+		decided   func(TunerStats) uint64
+		wantLimit int
+	}{
+		{"beside the node reads alone do half: rejected", localReads, func(s TunerStats) uint64 { return s.Rejected }, 2},
+		{"across a network reads at once do twice: accepted", far, func(s TunerStats) uint64 { return s.Accepted }, 256},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, now := newTestReadTuner(false)
+			start := *now
+			rng := rand.New(rand.NewPCG(8, 8))
+			for tc.decided(b.Stats()) == 0 && now.Sub(start) < 5*time.Second {
+				simulate(b, now, nodeModel{rate: tc.rate, noise: 0.02}, 10*time.Millisecond, rng)
+			}
+			require.Equal(t, uint64(1), tc.decided(b.Stats()))
+			// The first busy epoch starts the probe; four more end it.
+			assert.Less(t, now.Sub(start), 5*tunerEpoch+50*time.Millisecond)
+			assert.Equal(t, tc.wantLimit, b.limit())
+		})
 	}
-	require.Equal(t, uint64(1), b.Stats().Accepted)
-	assert.Less(t, now.Sub(start), 5*tunerEpoch+50*time.Millisecond)
-	assert.Equal(t, 256, b.limit(), "reads at once")
 }
 
 func TestTunerDoesNotEndAnUnclearProbeEarly(t *testing.T) {

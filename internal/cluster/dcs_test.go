@@ -59,16 +59,7 @@ func TestDCOutageLocalQuorum(t *testing.T) {
 
 	rate := drillRate(t, 150)
 	before := countsOf(t, all, ks)
-	load := startMixLoad(api1.addr, rate, 64)
-	halted := false
-	t.Cleanup(func() {
-		if !halted {
-			load.halt()
-		}
-	})
-	begin := time.Now()
-	time.Sleep(23 * time.Second) // 8 s of warm-up (fresh JVMs, prepared statements), 15 s steady
-	steady := window{"steady", begin.Add(8 * time.Second), time.Now()}
+	load, begin, steady := startSteadyLoad(t, api1.addr, rate)
 	healthy := countsOf(t, all, ks)
 	localOnly(t, "dc1 API, both DCs healthy", before, healthy, dc1, dc2)
 
@@ -111,7 +102,6 @@ func TestDCOutageLocalQuorum(t *testing.T) {
 	t.Logf("dc2 restarted: CQL and UN on dc1 after %v (%v after the kill)", time.Since(restart).Round(time.Second), time.Since(killed).Round(time.Second))
 	time.Sleep(3 * time.Second)
 	load.halt()
-	halted = true
 	// Hints wait in memory until the next flush (hints_flush_period, 10s)
 	// before they show in system_views.pending_hints and are dispatched.
 	time.Sleep(11 * time.Second)

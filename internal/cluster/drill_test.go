@@ -258,6 +258,7 @@ type mixLoad struct {
 	seq     int
 	stop    chan struct{}
 	done    sync.WaitGroup
+	halted  sync.Once
 }
 
 func startMixLoad(addr string, rate, workers int) *mixLoad {
@@ -298,9 +299,25 @@ func startMixLoad(addr string, rate, workers int) *mixLoad {
 	return l
 }
 
+// halt stops the load and waits for its requests to end; later calls do
+// nothing.
 func (l *mixLoad) halt() {
-	close(l.stop)
-	l.done.Wait()
+	l.halted.Do(func() {
+		close(l.stop)
+		l.done.Wait()
+	})
+}
+
+// startSteadyLoad starts the drills' mixed load at rate on addr (halted at
+// the test's end unless halted before) and returns it after 8 s of warm-up
+// (fresh JVMs, prepared statements) and 15 s steady, with when it began and
+// the steady window.
+func startSteadyLoad(t *testing.T, addr string, rate int) (load *mixLoad, begin time.Time, steady window) {
+	load = startMixLoad(addr, rate, 64)
+	t.Cleanup(load.halt)
+	begin = time.Now()
+	time.Sleep(23 * time.Second)
+	return load, begin, window{"steady", begin.Add(8 * time.Second), time.Now()}
 }
 
 func (l *mixLoad) record(r result) {

@@ -48,16 +48,8 @@ func TestRollingRestartBehindHAProxy(t *testing.T) {
 	}
 	lb := startBalancer(t, reps)
 
-	load := startMixLoad(lb.addr, rate, 64)
-	halted := false
-	t.Cleanup(func() {
-		if !halted {
-			load.halt()
-		}
-	})
-	begin := time.Now()
-	time.Sleep(23 * time.Second) // 8 s of warm-up (fresh JVMs, prepared statements), 15 s steady
-	windows := []window{{"steady", begin.Add(8 * time.Second), time.Now()}}
+	load, begin, first := startSteadyLoad(t, lb.addr, rate)
+	windows := []window{first}
 	type roll struct {
 		name       string
 		took, down time.Duration
@@ -94,7 +86,6 @@ func TestRollingRestartBehindHAProxy(t *testing.T) {
 	time.Sleep(10 * time.Second)
 	windows = append(windows, window{"after", after, time.Now()})
 	load.halt()
-	halted = true
 
 	rs := load.snapshot()
 	all := summarize(rs, window{"all", begin, time.Now()})
